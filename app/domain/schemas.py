@@ -1,0 +1,156 @@
+"""Request and response schemas of the shared domain."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import marshmallow as ma
+from marshmallow import validate
+
+from app.api import PageQuerySchema, page_of
+
+PROJECT_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+AGENT_TYPES = ("testing", "coding")
+
+
+class ProjectSchema(ma.Schema):
+    """A registered project."""
+
+    name = ma.fields.String(required=True)
+    path = ma.fields.String(required=True)
+    description = ma.fields.String(required=True)
+    created_at = ma.fields.DateTime(required=True)
+    updated_at = ma.fields.DateTime(required=True)
+
+
+class ProjectCreateSchema(ma.Schema):
+    """Body of ``POST /api/projects``."""
+
+    name = ma.fields.String(
+        required=True,
+        validate=validate.Regexp(
+            PROJECT_NAME_RE,
+            error="Use 1-64 letters, digits, '-' or '_', starting with a letter or digit.",
+        ),
+    )
+    path = ma.fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    description = ma.fields.String(load_default="", validate=validate.Length(max=10_000))
+
+
+class ProjectUpdateSchema(ma.Schema):
+    """Body of ``PATCH /api/projects/{name}``; every field optional."""
+
+    path = ma.fields.String(validate=validate.Length(min=1, max=1024))
+    description = ma.fields.String(validate=validate.Length(max=10_000))
+
+
+class ProjectDeleteQuerySchema(ma.Schema):
+    """``cascade=true`` also deletes the project's features and test runs."""
+
+    cascade = ma.fields.Boolean(load_default=False)
+
+
+class FeatureSchema(ma.Schema):
+    """A feature of a project."""
+
+    id = ma.fields.Integer(required=True)
+    project = ma.fields.Function(lambda f: f.project.name, required=True)
+    name = ma.fields.String(required=True)
+    description = ma.fields.String(required=True)
+    priority = ma.fields.Integer(required=True)
+    category = ma.fields.String(required=True)
+    steps = ma.fields.List(ma.fields.Raw(), required=True)
+    dependencies = ma.fields.List(ma.fields.Integer(), required=True)
+    acceptance_criteria = ma.fields.List(ma.fields.Raw(), required=True)
+    passes = ma.fields.Boolean(required=True)
+    in_progress = ma.fields.Boolean(required=True)
+    planning_work_item_id = ma.fields.String(allow_none=True, required=True)
+    planning_synced_at = ma.fields.DateTime(allow_none=True, required=True)
+    planning_updated_at = ma.fields.DateTime(allow_none=True, required=True)
+    created_at = ma.fields.DateTime(required=True)
+    updated_at = ma.fields.DateTime(required=True)
+
+
+def _feature_fields(required_name: bool) -> dict[str, ma.fields.Field]:
+    return {
+        "name": ma.fields.String(required=required_name, validate=validate.Length(min=1, max=255)),
+        "description": ma.fields.String(validate=validate.Length(max=100_000)),
+        "priority": ma.fields.Integer(validate=validate.Range(min=0, max=1_000_000)),
+        "category": ma.fields.String(validate=validate.Length(max=100)),
+        "steps": ma.fields.List(ma.fields.String(validate=validate.Length(max=10_000))),
+        "dependencies": ma.fields.List(ma.fields.Integer(validate=validate.Range(min=1))),
+        "acceptance_criteria": ma.fields.List(
+            ma.fields.String(validate=validate.Length(max=10_000))
+        ),
+        "passes": ma.fields.Boolean(),
+        "in_progress": ma.fields.Boolean(),
+        "planning_work_item_id": ma.fields.String(
+            allow_none=True, validate=validate.Length(min=1, max=64)
+        ),
+        "planning_synced_at": ma.fields.AwareDateTime(allow_none=True, default_timezone=dt.UTC),
+        "planning_updated_at": ma.fields.AwareDateTime(allow_none=True, default_timezone=dt.UTC),
+    }
+
+
+FeatureCreateSchema = ma.Schema.from_dict(_feature_fields(True), name="FeatureCreateSchema")
+FeatureUpdateSchema = ma.Schema.from_dict(_feature_fields(False), name="FeatureUpdateSchema")
+
+
+class FeatureQuerySchema(PageQuerySchema):
+    """Filters of the feature list."""
+
+    passes = ma.fields.Boolean()
+    in_progress = ma.fields.Boolean()
+    category = ma.fields.String(validate=validate.Length(max=100))
+    linked = ma.fields.Boolean(
+        metadata={"description": "true: only features linked to a planning work item."}
+    )
+
+
+class TestRunSchema(ma.Schema):
+    """One test run of a feature."""
+
+    __test__ = False
+
+    id = ma.fields.Integer(required=True)
+    feature_id = ma.fields.Integer(required=True)
+    passed = ma.fields.Boolean(required=True)
+    agent_type = ma.fields.String(required=True, validate=validate.OneOf(AGENT_TYPES))
+    started_at = ma.fields.DateTime(required=True)
+    completed_at = ma.fields.DateTime(allow_none=True, required=True)
+    return_code = ma.fields.Integer(allow_none=True, required=True)
+
+
+class TestRunCreateSchema(ma.Schema):
+    """Body of ``POST .../features/{id}/test-runs``."""
+
+    __test__ = False
+
+    passed = ma.fields.Boolean(required=True)
+    agent_type = ma.fields.String(required=True, validate=validate.OneOf(AGENT_TYPES))
+    started_at = ma.fields.AwareDateTime(required=True, default_timezone=dt.UTC)
+    completed_at = ma.fields.AwareDateTime(allow_none=True, load_default=None)
+    return_code = ma.fields.Integer(
+        allow_none=True, load_default=None, validate=validate.Range(min=-255, max=255)
+    )
+
+    @ma.validates_schema
+    def _completed_after_start(self, data: dict, **_: object) -> None:
+        completed, started = data.get("completed_at"), data.get("started_at")
+        if completed is not None and started is not None and completed < started:
+            raise ma.ValidationError("must not be before started_at", "completed_at")
+
+
+class TestRunQuerySchema(PageQuerySchema):
+    """Filters of the test-run lists."""
+
+    __test__ = False
+
+    passed = ma.fields.Boolean()
+    agent_type = ma.fields.String(validate=validate.OneOf(AGENT_TYPES))
+    feature_id = ma.fields.Integer(validate=validate.Range(min=1))
+
+
+ProjectPageSchema = page_of(ProjectSchema)
+FeaturePageSchema = page_of(FeatureSchema)
+TestRunPageSchema = page_of(TestRunSchema)

@@ -1,0 +1,114 @@
+"""The plugin interface of Junction.
+
+Every hook is one function here with a docstring, and ``docs/plugins.md`` documents each under
+a heading of its name (``tests/core/test_hookspecs.py`` fails when one is missing). Plugins
+implement hooks with :data:`hookimpl`; a plugin that offers hooks to other plugins declares them
+in a module of its own and adds it through :func:`junction_addhooks`, as pytest plugins do.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+    from flask import Flask
+
+PROJECT_NAME = "junction"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def junction_addhooks(pluginmanager: pluggy.PluginManager) -> None:
+    """Add hookspecs that other plugins may implement.
+
+    Called once, right after the plugin is registered and before any other hook runs, so a
+    plugin such as ``builds`` can declare ``junction_queue_backends`` for the ``queue_*``
+    plugins. Call ``pluginmanager.add_hookspecs(module)`` with a module of ``@hookspec``
+    functions whose names start with ``junction_``.
+    """
+
+
+@hookspec
+def junction_blueprints(app: Flask) -> list[Any]:
+    """Return the plugin's flask-smorest ``Blueprint`` objects.
+
+    They are registered through the core's ``Api`` so their routes, request and response
+    schemas appear in ``/api/openapi.json``. Name each blueprint after the plugin and mount it
+    under the URL prefix the API map of ``DESIGN.md`` gives it. Plain Flask blueprints are
+    accepted too (for WebSocket routes) but stay out of the OpenAPI document.
+    """
+
+
+@hookspec
+def junction_migrations() -> str | None:
+    """Return the path of the plugin's Alembic ``versions`` folder, or ``None``.
+
+    The folder holds one branch of its own: its first revision sets
+    ``branch_labels = ("<plugin>",)`` and ``depends_on = "core_0001"`` so it applies after the
+    core schema. ``flask junction db upgrade`` upgrades every head.
+    """
+
+
+@hookspec
+def junction_settings() -> Mapping[str, Any] | None:
+    """Return the plugin's settings declaration: ``{"namespace": str, "fields": {...}}``.
+
+    Each field is ``{"type": "str"|"int"|"bool"|"float", "default": ..., "secret": bool,
+    "scope": "global"|"project"|"both", "help": str}``. Secret fields are stored encrypted when
+    ``JUNCTION_SECRET_KEY`` is set and are never returned in clear (see ``app.settings``).
+    """
+
+
+@hookspec
+def junction_jobs(scheduler: Any) -> None:
+    """Register periodic jobs on ``scheduler`` (``app.scheduler.JobRegistry``).
+
+    Called on the leader process only, so a job runs once per deployment however many
+    gunicorn workers there are. Use ``scheduler.add(func, seconds=..., id=...)``; job ids are
+    prefixed with the plugin name.
+    """
+
+
+@hookspec
+def junction_operations() -> Mapping[str, Callable[..., Any]] | None:
+    """Return ``{kind: handler}`` for the plugin's durable operations.
+
+    A handler is called as ``handler(ctx)`` with an ``app.operations.OperationContext``: it
+    reads ``ctx.params`` and ``ctx.checkpoint``, reports progress, saves checkpoints and returns
+    the result. It must be resumable and must not repeat external side effects. Kinds are
+    conventionally ``"<plugin>.<verb>"``.
+    """
+
+
+@hookspec
+def junction_cli(cli: click.Group) -> None:
+    """Add commands to the ``flask junction`` command group, or top-level groups to ``cli``.
+
+    ``cli`` is the ``junction`` group; ``cli.parent_app_cli`` (when set) is the Flask app's
+    root group, where a plugin may add a group named after itself (``flask planning ...``).
+    """
+
+
+@hookspec
+def junction_health_checks() -> Mapping[str, Callable[[], Any]] | None:
+    """Return ``{name: check}`` callables run by ``/readyz``.
+
+    A check returns normally when healthy (a string return value is shown as detail) and
+    raises with a short, secret-free message when not; ``/readyz`` answers 503 naming it.
+    Keep checks fast: they run on every readiness probe.
+    """
+
+
+@hookspec
+def junction_startup(app: Flask) -> None:
+    """Run once when the application has been created, after blueprints are registered.
+
+    For wiring that needs the configured app (extension objects, signal handlers). Do no
+    network I/O here: an unreachable external service must not stop Junction from starting.
+    """

@@ -1,0 +1,182 @@
+"""Plugin discovery, registration and failure isolation.
+
+Plugins are found through the entry-point group ``junction.plugins`` (the built-in ones too).
+Each is loaded and registered on its own; one that fails to import, to register or in any of its
+hooks is marked ``failed`` with the error, unregistered, and the application carries on without
+it — the approach Airflow takes with its plugin manager. :class:`PluginRegistry` is what
+``GET /api/plugins`` and ``flask junction plugins`` show.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from importlib import metadata
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from app import hookspecs
+
+ENTRY_POINT_GROUP = "junction.plugins"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PluginInfo:
+    """What the registry knows of one plugin: identity, hooks, status and the last error."""
+
+    name: str
+    module: str
+    version: str | None = None
+    distribution: str | None = None
+    status: str = "loaded"  # loaded | failed | disabled
+    error: str | None = None
+    hooks: list[str] = field(default_factory=list)
+    plugin: Any = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The public, JSON-ready view of this plugin."""
+        return {
+            "name": self.name,
+            "module": self.module,
+            "version": self.version,
+            "distribution": self.distribution,
+            "status": self.status,
+            "error": self.error,
+            "hooks": sorted(self.hooks),
+        }
+
+
+class PluginRegistry:
+    """Owns the pluggy manager and the status of every discovered plugin."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
+        self.pm.add_hookspecs(hookspecs)
+        self.infos: dict[str, PluginInfo] = {}
+
+    # -- discovery --------------------------------------------------------------------------
+    def discover(
+        self,
+        enabled: list[str] | None,
+        disabled: Iterable[str],
+        extra: Iterable[tuple[str, Any]] = (),
+    ) -> None:
+        """Load every entry point of the group (plus ``extra`` ``(name, plugin)`` pairs).
+
+        ``enabled`` limits loading to those names (``None``: all); ``disabled`` always wins.
+        """
+        disabled = set(disabled)
+        candidates: list[tuple[str, Callable[[], Any], str, str | None, str | None]] = []
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = getattr(ep, "dist", None)
+            candidates.append(
+                (
+                    ep.name,
+                    ep.load,
+                    ep.value,
+                    dist.version if dist else None,
+                    dist.metadata["Name"] if dist else None,
+                )
+            )
+        for name, plugin in extra:
+            candidates.append(
+                (name, lambda p=plugin: p, getattr(plugin, "__name__", name), None, None)
+            )
+
+        for name, load, module_name, version, dist_name in candidates:
+            info = PluginInfo(
+                name=name, module=module_name, version=version, distribution=dist_name
+            )
+            if name in self.infos:
+                info.status, info.error = "failed", f"duplicate plugin name {name!r}"
+                log.error("plugin %s: %s", name, info.error)
+                continue
+            self.infos[name] = info
+            if name in disabled or (enabled is not None and name not in enabled):
+                info.status = "disabled"
+                continue
+            try:
+                plugin = load()
+                info.version = info.version or getattr(plugin, "__version__", None)
+                self.pm.register(plugin, name=name)
+            except Exception as exc:  # any failure of third-party code is isolated
+                self._fail(info, exc, "loading")
+                continue
+            info.plugin = plugin
+            info.hooks = [impl_name for impl_name in _hook_names(self.pm, plugin)]
+        self.call_each("junction_addhooks", pluginmanager=self.pm)
+        # Hooks of later-added specs are now known; refresh and verify every impl.
+        for info in self.loaded():
+            info.hooks = list(_hook_names(self.pm, info.plugin))
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            bad = getattr(exc, "plugin", None)
+            for info in self.loaded():
+                if info.plugin is bad:
+                    self._fail(info, exc, "validating hooks")
+
+    # -- calling ---------------------------------------------------------------------------
+    def call_each(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call ``hook_name`` on every loaded plugin, isolating failures.
+
+        Returns ``[(plugin_name, result)]`` for the plugins that answered without raising (and
+        returned something other than ``None``). A plugin that raises is marked failed and
+        unregistered so none of its other hooks run later.
+        """
+        results: list[tuple[str, Any]] = []
+        caller = getattr(self.pm.hook, hook_name, None)
+        if caller is None:
+            return results
+        for impl in reversed(caller.get_hookimpls()):
+            info = self.infos.get(impl.plugin_name)
+            if info is None or info.status != "loaded":
+                continue
+            try:
+                args = {arg: kwargs[arg] for arg in impl.argnames}
+                result = impl.function(**args)
+            except Exception as exc:
+                self._fail(info, exc, hook_name)
+                continue
+            if result is not None:
+                results.append((impl.plugin_name, result))
+        return results
+
+    def _fail(self, info: PluginInfo, exc: BaseException, stage: str) -> None:
+        info.status = "failed"
+        info.error = f"{stage}: {type(exc).__name__}: {exc}"
+        log.error(
+            "plugin %s failed while %s; the rest of Junction carries on\n%s",
+            info.name,
+            stage,
+            "".join(traceback.format_exception(exc)),
+            extra={"plugin": info.name},
+        )
+        if info.plugin is not None and self.pm.is_registered(info.plugin):
+            self.pm.unregister(info.plugin)
+
+    def mark_failed(self, name: str, exc: BaseException, stage: str) -> None:
+        """Record that plugin ``name`` failed at ``stage`` after loading (e.g. blueprint setup)."""
+        info = self.infos.get(name)
+        if info is not None:
+            self._fail(info, exc, stage)
+
+    # -- reading ---------------------------------------------------------------------------
+    def loaded(self) -> Iterator[PluginInfo]:
+        """Plugins that are registered and healthy, in name order."""
+        return (info for _, info in sorted(self.infos.items()) if info.status == "loaded")
+
+    def as_list(self) -> list[dict[str, Any]]:
+        """Every discovered plugin as a dict, in name order."""
+        return [info.as_dict() for _, info in sorted(self.infos.items())]
+
+
+def _hook_names(pm: pluggy.PluginManager, plugin: ModuleType | object) -> Iterator[str]:
+    for caller in pm.get_hookcallers(plugin) or []:
+        yield caller.name

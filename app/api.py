@@ -2,32 +2,123 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
-from collections.abc import Callable
+import http
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 import marshmallow as ma
 import sqlalchemy as sa
+from apispec import BasePlugin
 from flask import Flask, Response, current_app, request, send_from_directory
 from flask_smorest import Api
+from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter, Map
 
 from app.db import db
-from app.errors import handle_http_exception, problem
+from app.errors import PROBLEM_MIME, field_error, handle_http_exception, problem
+from app.plugins import reject_failed_plugin_requests
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# The largest value an ``Integer`` column holds on PostgreSQL (and a safe bound on SQLite):
+# ids and offsets above it can match nothing, and passing them to the driver would raise.
+DB_INT_MAX = 2**31 - 1
+
+
+class DbIntConverter(IntegerConverter):
+    """The ``int`` URL converter, bounded to ``DB_INT_MAX`` unless a route gives ``max``.
+
+    An id like ``99999999999999999999`` then gets a 404 from routing instead of overflowing the
+    database driver, and the bound appears as ``maximum`` in the OpenAPI document.
+    """
+
+    def __init__(
+        self,
+        map: Map,
+        fixed_digits: int = 0,
+        min: int | None = None,
+        max: int | None = DB_INT_MAX,
+        signed: bool = False,
+    ) -> None:
+        super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+        if max is not None and not signed and not fixed_digits and not min:
+            # Refuse larger numbers in the regex itself: a converter that raises instead makes
+            # werkzeug answer 405 for other methods of the same path (it has already seen them
+            # match), where 404 is the truth.
+            self.regex = digits_up_to(max)
+
+
+def digits_up_to(limit: int) -> str:
+    """A regex of the decimal numbers 0..``limit`` (no sign, no leading zeros beyond that)."""
+    text = str(limit)
+    options = [rf"\d{{1,{len(text) - 1}}}"] if len(text) > 1 else []
+    for i, digit in enumerate(text):
+        if digit != "0":
+            low = "1" if i == 0 and len(text) > 1 else "0"
+            rest = len(text) - i - 1
+            if int(digit) - 1 >= int(low):
+                options.append(
+                    text[:i] + f"[{low}-{int(digit) - 1}]" + (rf"\d{{{rest}}}" if rest else "")
+                )
+    options.append(text)
+    return "(?:" + "|".join(options) + ")"
+
+
+class ProblemContentPlugin(BasePlugin):
+    """Document responses that use the ``Problem`` schema as ``application/problem+json``.
+
+    Views declare error responses with ``@blp.alt_response(409, schema="Problem")``; without
+    this plugin flask-smorest would list them under ``application/json``, which is not what the
+    error handlers send.
+    """
+
+    REF = "#/components/schemas/Problem"
+
+    def operation_helper(
+        self, path: str | None = None, operations: Mapping[str, Any] | None = None, **_: Any
+    ) -> None:
+        """Move ``Problem`` bodies of every operation's responses to the problem media type."""
+        for operation in (operations or {}).values():
+            if not isinstance(operation, dict):
+                continue
+            for response in operation.get("responses", {}).values():
+                content = response.get("content") if isinstance(response, dict) else None
+                if not content or "application/json" not in content:
+                    continue
+                schema = content["application/json"].get("schema")
+                if self._is_problem(schema):
+                    content[PROBLEM_MIME] = content.pop("application/json")
+
+    def _is_problem(self, schema: Any) -> bool:
+        if schema in ("Problem", ProblemSchema) or isinstance(schema, ProblemSchema):
+            return True
+        return isinstance(schema, dict) and schema.get("$ref") == self.REF
 
 
 class JunctionApi(Api):
-    """flask-smorest ``Api`` whose errors are problem documents."""
+    """flask-smorest ``Api`` whose errors are problem documents, in the app and in the spec."""
 
     def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
         """Render every HTTP error as ``application/problem+json``."""
         return handle_http_exception(error)
+
+    def _register_responses(self) -> None:
+        """Document every error response (and ``default``) as a problem document."""
+        for status in http.HTTPStatus:
+            response: dict[str, Any] = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = ProblemSchema
+            prepare_response(response, self.spec, PROBLEM_MIME)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "A problem document (RFC 9457).", "schema": ProblemSchema}
+        prepare_response(response, self.spec, PROBLEM_MIME)
+        self.spec.components.response(self.DEFAULT_ERROR_RESPONSE_NAME, response, lazy=True)
 
 
 def api_config(app: Flask) -> None:
@@ -62,8 +153,12 @@ def api_config(app: Flask) -> None:
 def create_api(app: Flask) -> JunctionApi:
     """Create the Api on ``app`` and serve the bundled Swagger UI assets."""
     api_config(app)
-    api = JunctionApi(app)
-    api.spec.components.schema("Problem", schema=ProblemSchema)
+    # Before any blueprint registers a route, so every ``<int:...>`` is bounded.
+    app.url_map.converters["int"] = DbIntConverter
+    api = JunctionApi(app, spec_kwargs={"extra_plugins": [ProblemContentPlugin()]})
+    if "Problem" not in api.spec.components.schemas:  # the error responses may have added it
+        api.spec.components.schema("Problem", schema=ProblemSchema)
+    app.before_request(reject_failed_plugin_requests)
 
     try:
         from swagger_ui_bundle import swagger_ui_path
@@ -88,12 +183,20 @@ def raw_body(view: F) -> F:
 
 
 def require_json_body() -> Response | None:
-    """415 for an ``/api`` request that sends a body which is not JSON.
+    """Request-shape guard for ``/api``: 415 for a body that is not JSON, 422 for NUL characters.
 
-    Without this a form-encoded POST would be parsed as an empty JSON object and answered with a
-    confusing "missing field" error instead of naming the real mistake.
+    Without the 415 a form-encoded POST would be parsed as an empty JSON object and answered with
+    a confusing "missing field" error instead of naming the real mistake. NUL characters are
+    refused in the path, the query string and JSON strings because PostgreSQL cannot store them
+    in text: rejecting them here gives every endpoint, plugins' included, a 422 instead of a
+    driver error.
     """
-    if request.method not in BODY_METHODS or not request.path.startswith("/api/"):
+    if not request.path.startswith("/api/"):
+        return None
+    nul = _nul_problem()
+    if nul is not None:
+        return nul
+    if request.method not in BODY_METHODS:
         return None
     has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
         "Transfer-Encoding", ""
@@ -109,12 +212,80 @@ def require_json_body() -> Response | None:
     )
 
 
-def _is_raw(view: Callable[..., Any]) -> bool:
+def _nul_problem() -> Response | None:
+    bad: list[dict[str, str]] = []
+    if "\x00" in request.path:
+        bad.append(field_error("path", "Must not contain NUL characters.", "nul_character"))
+    for name, value in request.args.items(multi=True):
+        if "\x00" in name or "\x00" in value:
+            bad.append(field_error(name, "Must not contain NUL characters.", "nul_character"))
+    if request.is_json and not _is_raw(current_app.view_functions.get(request.endpoint or "")):
+        # ``silent``: malformed JSON is reported by the view's own parser (400 MALFORMED_JSON).
+        body = request.get_json(silent=True)
+        bad.extend(
+            field_error(path, "Must not contain NUL characters.", "nul_character")
+            for path in _nul_paths(body, "")
+        )
+    if not bad:
+        return None
+    return problem(422, "NUL characters (\\u0000) are not accepted.", errors=bad)
+
+
+def _nul_paths(value: Any, path: str) -> list[str]:
+    """Field paths (``a.b.0``) of the JSON strings, or object keys, that contain NUL."""
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    found: list[str] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            child = f"{path}.{key}" if path else str(key)
+            if "\x00" in str(key):
+                found.append(child)
+            found.extend(_nul_paths(item, child))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            found.extend(_nul_paths(item, f"{path}.{index}" if path else str(index)))
+    return found
+
+
+def _is_raw(view: Callable[..., Any] | None) -> bool:
     while view is not None:
         if getattr(view, "_junction_raw_body", False):
             return True
         view = getattr(view, "__wrapped__", None)  # type: ignore[assignment]
     return False
+
+
+# -- fields ------------------------------------------------------------------------------------
+
+# Timestamps outside these years cannot be converted to UTC without overflowing Python's
+# datetime (year 1 at +01:00) and mean nothing to Junction; refuse them as invalid input.
+MIN_YEAR, MAX_YEAR = 1900, 9998
+
+
+class UtcDateTime(ma.fields.AwareDateTime):
+    """An ISO 8601 timestamp, loaded as an aware UTC datetime (naive input is taken as UTC)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("default_timezone", dt.UTC)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if not MIN_YEAR <= moment.year <= MAX_YEAR:
+            raise ma.ValidationError(f"Year must be between {MIN_YEAR} and {MAX_YEAR}.")
+        return moment.astimezone(dt.UTC)
+
+
+class DbInteger(ma.fields.Integer):
+    """An integer that fits the database's ``Integer`` column (and so is safe in any query)."""
+
+    def __init__(self, *, min: int = -DB_INT_MAX - 1, max: int = DB_INT_MAX, **kwargs: Any):
+        validators = [ma.validate.Range(min=min, max=max)]
+        extra = kwargs.pop("validate", None)
+        if extra is not None:
+            validators.extend(extra if isinstance(extra, list | tuple) else [extra])
+        super().__init__(validate=validators, **kwargs)
 
 
 # -- pagination --------------------------------------------------------------------------------
@@ -130,7 +301,7 @@ class PageQuerySchema(ma.Schema):
     )
     offset = ma.fields.Integer(
         load_default=0,
-        validate=ma.validate.Range(min=0),
+        validate=ma.validate.Range(min=0, max=DB_INT_MAX),
         metadata={"description": "Items to skip."},
     )
 
@@ -175,7 +346,13 @@ class FieldErrorSchema(ma.Schema):
 
 
 class ProblemSchema(ma.Schema):
-    """RFC 9457 problem document with Junction's extension members."""
+    """RFC 9457 problem document with Junction's extension members.
+
+    Open to further members: plugins add their own (the Jira plugin's ``error_category``...).
+    """
+
+    class Meta:
+        unknown = ma.INCLUDE
 
     type = ma.fields.String(required=True)
     title = ma.fields.String(required=True)

@@ -82,13 +82,16 @@ def check_request() -> Response | None:
 
     tokens: list[str] = current_app.config["JUNCTION"]["API_TOKENS"]
     if not tokens:
-        if is_loopback(request.remote_addr):
+        # Behind a reverse proxy on the same host every client arrives from loopback; a
+        # forwarded request is somebody else's, so the loopback pass does not apply to it.
+        forwarded = "X-Forwarded-For" in request.headers or "Forwarded" in request.headers
+        if is_loopback(request.remote_addr) and not forwarded:
             g.caller = "loopback"
             return None
         return problem(
             403,
-            "No API token is configured, so only loopback clients are answered. "
-            "Set JUNCTION_API_TOKENS to serve other hosts.",
+            "No API token is configured, so only direct loopback clients are answered "
+            "(not requests forwarded by a proxy). Set JUNCTION_API_TOKENS to serve others.",
             code="LOOPBACK_ONLY",
         )
 

@@ -37,7 +37,19 @@ def _to_bool(value: Any) -> bool:
 def _to_int(value: Any) -> int:
     if isinstance(value, bool):
         raise ValueError(f"expected an integer, got {value!r}")
-    return int(str(value).strip())
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise ValueError(f"expected an integer, got {value!r}") from None
+
+
+def _to_float(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    try:
+        return float(str(value).strip())
+    except ValueError:
+        raise ValueError(f"expected a number, got {value!r}") from None
 
 
 def _to_list(value: Any) -> list[str]:
@@ -64,8 +76,8 @@ def _choice(*allowed: str) -> Callable[[Any], str]:
     return parse
 
 
-def _positive(parse: Callable[[Any], int]) -> Callable[[Any], int]:
-    def check(value: Any) -> int:
+def _positive(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
         number = parse(value)
         if number <= 0:
             raise ValueError(f"expected a positive number, got {value!r}")
@@ -103,7 +115,17 @@ KEYS: tuple[Key, ...] = (
     Key("EVENTS_RETENTION_SECONDS", _positive(_to_int), 7 * 86400, "Event log age limit."),
     Key("EVENTS_RETENTION_COUNT", _positive(_to_int), 100_000, "Event log size limit per channel."),
     Key("ALLOWED_ORIGINS", _to_list, [], "Extra Origins allowed on WebSocket/SSE streams."),
+    Key("EVENTS_HEARTBEAT_SECONDS", _positive(_to_float), 25.0, "Stream heartbeat interval."),
+    Key("EVENTS_QUEUE_SIZE", _positive(_to_int), 100, "Events buffered per stream subscriber."),
+    Key("EVENTS_POLL_SECONDS", _positive(_to_float), 1.0, "Event log safety-net poll interval."),
     Key("OPERATION_LEASE_SECONDS", _positive(_to_int), 30, "Lease of a running operation."),
+    Key("SCHEDULER_MISFIRE_GRACE", _positive(_to_int), 30, "Seconds a late job run may start."),
+    Key(
+        "SCHEDULER_ELECTION_INTERVAL",
+        _positive(_to_float),
+        1.0,
+        "Seconds between leader-election attempts.",
+    ),
     Key("SQL_ECHO", _to_bool, False, "Log every SQL statement."),
 )
 
@@ -144,7 +166,10 @@ def load_config(
 
     for env_name, raw in environ.items():
         if env_name.startswith(ENV_PREFIX) and env_name[len(ENV_PREFIX) :] in KEYS_BY_NAME:
-            _apply(values, env_name[len(ENV_PREFIX) :], raw, f"environment {env_name}")
+            if not raw.strip():
+                # ``JUNCTION_X=`` (as compose files and shells leave it) means "not set".
+                continue
+            _apply(values, env_name[len(ENV_PREFIX) :], raw, "environment")
 
     for name, raw in (overrides or {}).items():
         _apply(values, name.upper(), raw, "overrides")
@@ -161,4 +186,6 @@ def _apply(values: dict[str, Any], name: str, raw: Any, source: str) -> None:
     try:
         values[name] = key.parse(raw)
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{source}: invalid value for {ENV_PREFIX}{name}: {exc}") from exc
+        raise ConfigError(
+            f"{source}: invalid value for {ENV_PREFIX}{name} ({name.lower()}): {exc}"
+        ) from exc

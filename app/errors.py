@@ -171,20 +171,19 @@ def problem(
     return response
 
 
-def flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
-    """Turn marshmallow/webargs nested messages into ``[{field, message, code}]``.
+WEBARGS_LOCATIONS = frozenset({"json", "query", "form", "headers", "files", "path", "view_args"})
 
-    Locations (``json``, ``query``...) are dropped from the field path: a client names fields,
-    not parsers. ``_schema`` errors are reported on the field ``""`` (the whole body).
+
+def flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
+    """Turn marshmallow's nested messages into ``[{field, message, code}]``.
+
+    Nested fields are joined with dots (``steps.0``); ``_schema`` errors are reported on the
+    enclosing field (``""`` for the whole body).
     """
     out: list[dict[str, str]] = []
     if isinstance(messages, dict):
         for key, value in messages.items():
-            key = str(key)
-            if not prefix and key in {"json", "query", "form", "headers", "files", "path"}:
-                out.extend(flatten_messages(value, ""))
-                continue
-            name = "" if key == "_schema" else key
+            name = "" if str(key) == "_schema" else str(key)
             path = f"{prefix}.{name}" if prefix and name else (prefix or name)
             out.extend(flatten_messages(value, path))
     elif isinstance(messages, list | tuple):
@@ -197,6 +196,21 @@ def flatten_messages(messages: Any, prefix: str = "") -> list[dict[str, str]]:
     else:
         out.append(field_error(prefix, str(messages), _code_for(str(messages))))
     return out
+
+
+def flatten_webargs_messages(messages: Any) -> list[dict[str, str]]:
+    """Like :func:`flatten_messages` for webargs errors, which are keyed by location first.
+
+    Locations (``json``, ``query``...) are dropped from the field path: a client names fields,
+    not parsers. Only the outer level is a location, so a body field called ``path`` keeps its
+    name.
+    """
+    if isinstance(messages, dict) and messages and set(map(str, messages)) <= WEBARGS_LOCATIONS:
+        out: list[dict[str, str]] = []
+        for value in messages.values():
+            out.extend(flatten_messages(value))
+        return out
+    return flatten_messages(messages)
 
 
 def _code_for(message: str) -> str:
@@ -217,9 +231,9 @@ def handle_http_exception(error: HTTPException) -> Response:
     messages = data.get("messages") if isinstance(data, dict) else None
     headers = {}
     if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
-        headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        headers["Allow"] = ", ".join(sorted(error.valid_methods))  # type: ignore[attr-defined]
     if messages is not None:
-        errors = flatten_messages(messages)
+        errors = flatten_webargs_messages(messages)
         if status == 400 and any("invalid json" in e["message"].lower() for e in errors):
             return problem(
                 400,
@@ -258,8 +272,47 @@ def handle_unexpected(error: Exception) -> Response:
     )
 
 
+def handle_database_data_error(error: Exception) -> Response:
+    """422 for a value the database refuses (out of range, unencodable); nothing is written.
+
+    Schemas should reject such values first; this is the net under them, so a value that
+    slips through is the caller's 4xx rather than a 500.
+    """
+    _rollback()
+    log.warning("database refused a value: %s", type(getattr(error, "orig", error)).__name__)
+    return problem(
+        422,
+        "A value is out of range or not storable; check the sizes and characters sent.",
+        code="INVALID_VALUE",
+    )
+
+
+def handle_integrity_error(error: Exception) -> Response:
+    """409 for a constraint the database enforces (a unique name taken by a concurrent request)."""
+    _rollback()
+    log.warning("constraint violation: %s", type(getattr(error, "orig", error)).__name__)
+    return problem(
+        409,
+        "The change conflicts with existing data (a unique or referential constraint).",
+        code="CONFLICT",
+    )
+
+
+def _rollback() -> None:
+    from app.db import db
+
+    try:
+        db.session.rollback()
+    except Exception:  # the connection may be gone; the session is removed at teardown anyway
+        log.debug("rollback after a database error failed", exc_info=True)
+
+
 def register_error_handlers(app: Flask) -> None:
     """Install the problem+json handlers on ``app``."""
+    from sqlalchemy.exc import DataError, IntegrityError
+
     app.register_error_handler(JunctionError, handle_junction_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DataError, handle_database_data_error)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -28,15 +28,18 @@ migrate = Migrate()
 def init_migrate(app: Flask, plugin_locations: list[str]) -> None:
     """Attach Flask-Migrate to ``app`` with the core and plugin version folders."""
     locations = [str(MIGRATIONS_DIR / "versions"), *plugin_locations]
-    app.extensions.setdefault("junction_migration_locations", locations)
+    app.extensions["junction_migration_locations"] = locations
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), compare_type=True)
 
-    @migrate.configure
-    def _locations(config: Config) -> Config:
-        current = current_app.extensions.get("junction_migration_locations", locations)
-        config.set_main_option("path_separator", "os")
-        config.set_main_option("version_locations", os.pathsep.join(current))
-        return config
+
+@migrate.configure
+def _version_locations(config: Config) -> Config:
+    # Registered once on the shared Migrate object (not per app, where the callbacks would pile
+    # up with every create_app); it reads the locations of whichever app is current.
+    current = current_app.extensions["junction_migration_locations"]
+    config.set_main_option("path_separator", "os")
+    config.set_main_option("version_locations", os.pathsep.join(current))
+    return config
 
 
 def alembic_config() -> Config:

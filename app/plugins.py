@@ -18,6 +18,7 @@ from types import ModuleType
 from typing import Any
 
 import pluggy
+from flask import Response, current_app, request
 
 from app import hookspecs
 
@@ -59,6 +60,9 @@ class PluginRegistry:
         self.pm = pluggy.PluginManager(hookspecs.PROJECT_NAME)
         self.pm.add_hookspecs(hookspecs)
         self.infos: dict[str, PluginInfo] = {}
+        # Blueprint name -> plugin that returned it, so requests to a plugin that failed after
+        # its routes were registered (e.g. in junction_startup) can be refused.
+        self.blueprint_owners: dict[str, str] = {}
 
     # -- discovery --------------------------------------------------------------------------
     def discover(
@@ -114,12 +118,23 @@ class PluginRegistry:
         # Hooks of later-added specs are now known; refresh and verify every impl.
         for info in self.loaded():
             info.hooks = list(_hook_names(self.pm, info.plugin))
-        try:
-            self.pm.check_pending()
-        except pluggy.PluginValidationError as exc:
-            bad = getattr(exc, "plugin", None)
-            for info in self.loaded():
-                if info.plugin is bad:
+        self._check_pending()
+
+    def _check_pending(self) -> None:
+        """Fail every plugin implementing a ``junction_*`` hook that no spec declares.
+
+        pluggy reports one offender at a time, so repeat until none is left.
+        """
+        while True:
+            try:
+                self.pm.check_pending()
+                return
+            except pluggy.PluginValidationError as exc:
+                bad = [info for info in self.loaded() if info.plugin is exc.plugin]
+                if not bad:  # not one of ours: nothing we could unregister
+                    log.error("plugin hook validation failed: %s", exc)
+                    return
+                for info in bad:
                     self._fail(info, exc, "validating hooks")
 
     # -- calling ---------------------------------------------------------------------------
@@ -146,6 +161,11 @@ class PluginRegistry:
                 continue
             if result is not None:
                 results.append((impl.plugin_name, result))
+                if hook_name == "junction_blueprints":
+                    for blueprint in result:
+                        name = getattr(blueprint, "name", None)
+                        if name:
+                            self.blueprint_owners[name] = impl.plugin_name
         return results
 
     def _fail(self, info: PluginInfo, exc: BaseException, stage: str) -> None:
@@ -160,6 +180,14 @@ class PluginRegistry:
         )
         if info.plugin is not None and self.pm.is_registered(info.plugin):
             self.pm.unregister(info.plugin)
+
+    def failed_owner(self, blueprint: str | None) -> PluginInfo | None:
+        """The failed plugin that owns ``blueprint`` (nested names included), if any."""
+        if not blueprint:
+            return None
+        owner = self.blueprint_owners.get(blueprint.split(".", 1)[0])
+        info = self.infos.get(owner) if owner else None
+        return info if info is not None and info.status == "failed" else None
 
     def mark_failed(self, name: str, exc: BaseException, stage: str) -> None:
         """Record that plugin ``name`` failed at ``stage`` after loading (e.g. blueprint setup)."""
@@ -180,3 +208,24 @@ class PluginRegistry:
 def _hook_names(pm: pluggy.PluginManager, plugin: ModuleType | object) -> Iterator[str]:
     for caller in pm.get_hookcallers(plugin) or []:
         yield caller.name
+
+
+def reject_failed_plugin_requests() -> Response | None:
+    """``before_request``: 503 for a route of a plugin that failed after registering it.
+
+    Flask cannot remove routes, so a plugin whose ``junction_startup`` (or a later blueprint)
+    raised still has its URLs mapped; they answer a problem naming the failure instead of
+    running half-initialised code.
+    """
+    from app.errors import problem
+
+    state = current_app.extensions.get("junction")
+    info = state.registry.failed_owner(request.blueprint) if state is not None else None
+    if info is None:
+        return None
+    return problem(
+        503,
+        f"Plugin {info.name!r} failed to start; see GET /api/plugins.",
+        code="PLUGIN_FAILED",
+        retryable=False,
+    )

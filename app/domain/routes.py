@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from app.api import PageQuerySchema
 from app.domain import schemas as s
 from app.domain import service
+from app.idempotency import idempotent
 
 blp = Blueprint(
     "projects",
@@ -32,6 +33,7 @@ def list_projects(limit: int, offset: int) -> dict[str, Any]:
 
 
 @blp.post("")
+@idempotent
 @blp.arguments(s.ProjectCreateSchema)
 @blp.response(201, s.ProjectSchema)
 @blp.alt_response(409, schema="Problem", description="A project with that name exists.")
@@ -75,6 +77,7 @@ def list_features(filters: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 @blp.post("/<string:name>/features")
+@idempotent
 @blp.arguments(s.FeatureCreateSchema)
 @blp.response(201, s.FeatureSchema)
 def create_feature(data: dict[str, Any], name: str) -> Any:
@@ -114,6 +117,7 @@ def list_feature_test_runs(filters: dict[str, Any], name: str, feature_id: int) 
 
 
 @blp.post("/<string:name>/features/<int:feature_id>/test-runs")
+@idempotent
 @blp.arguments(s.TestRunCreateSchema)
 @blp.response(201, s.TestRunSchema)
 def create_test_run(data: dict[str, Any], name: str, feature_id: int) -> Any:

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import marshmallow as ma
 from marshmallow import validate
 
-from app.api import PageQuerySchema, page_of
+from app.api import DbInteger, PageQuerySchema, UtcDateTime, page_of
 
 PROJECT_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 AGENT_TYPES = ("testing", "coding")
@@ -54,7 +52,7 @@ class FeatureSchema(ma.Schema):
     """A feature of a project."""
 
     id = ma.fields.Integer(required=True)
-    project = ma.fields.Function(lambda f: f.project.name, required=True)
+    project = ma.fields.String(required=True, attribute="project.name")
     name = ma.fields.String(required=True)
     description = ma.fields.String(required=True)
     priority = ma.fields.Integer(required=True)
@@ -78,7 +76,7 @@ def _feature_fields(required_name: bool) -> dict[str, ma.fields.Field]:
         "priority": ma.fields.Integer(validate=validate.Range(min=0, max=1_000_000)),
         "category": ma.fields.String(validate=validate.Length(max=100)),
         "steps": ma.fields.List(ma.fields.String(validate=validate.Length(max=10_000))),
-        "dependencies": ma.fields.List(ma.fields.Integer(validate=validate.Range(min=1))),
+        "dependencies": ma.fields.List(DbInteger(min=1), validate=validate.Length(max=1000)),
         "acceptance_criteria": ma.fields.List(
             ma.fields.String(validate=validate.Length(max=10_000))
         ),
@@ -87,8 +85,8 @@ def _feature_fields(required_name: bool) -> dict[str, ma.fields.Field]:
         "planning_work_item_id": ma.fields.String(
             allow_none=True, validate=validate.Length(min=1, max=64)
         ),
-        "planning_synced_at": ma.fields.AwareDateTime(allow_none=True, default_timezone=dt.UTC),
-        "planning_updated_at": ma.fields.AwareDateTime(allow_none=True, default_timezone=dt.UTC),
+        "planning_synced_at": UtcDateTime(allow_none=True),
+        "planning_updated_at": UtcDateTime(allow_none=True),
     }
 
 
@@ -128,8 +126,8 @@ class TestRunCreateSchema(ma.Schema):
 
     passed = ma.fields.Boolean(required=True)
     agent_type = ma.fields.String(required=True, validate=validate.OneOf(AGENT_TYPES))
-    started_at = ma.fields.AwareDateTime(required=True, default_timezone=dt.UTC)
-    completed_at = ma.fields.AwareDateTime(allow_none=True, load_default=None)
+    started_at = UtcDateTime(required=True)
+    completed_at = UtcDateTime(allow_none=True, load_default=None)
     return_code = ma.fields.Integer(
         allow_none=True, load_default=None, validate=validate.Range(min=-255, max=255)
     )
@@ -148,7 +146,7 @@ class TestRunQuerySchema(PageQuerySchema):
 
     passed = ma.fields.Boolean()
     agent_type = ma.fields.String(validate=validate.OneOf(AGENT_TYPES))
-    feature_id = ma.fields.Integer(validate=validate.Range(min=1))
+    feature_id = DbInteger(min=1)
 
 
 ProjectPageSchema = page_of(ProjectSchema)

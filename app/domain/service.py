@@ -32,7 +32,11 @@ def _check_path(path: str) -> str:
         raise ValidationFailed(
             "path must be absolute.", errors=[field_error("path", "Give an absolute path.")]
         )
-    if not resolved.is_dir():
+    try:
+        is_dir = resolved.is_dir()
+    except (OSError, ValueError):  # a component too long, and the like: not a directory either
+        is_dir = False
+    if not is_dir or len(str(resolved)) > 1024:
         raise ValidationFailed(
             f"path {path!r} is not an existing directory on the Junction host.",
             errors=[field_error("path", "Not an existing directory.", "not_a_directory")],

@@ -1,4 +1,9 @@
-"""gunicorn settings for Junction: threaded workers, multiprocess metrics, safe access logs."""
+"""gunicorn settings for Junction: threaded workers, multiprocess metrics, safe access logs.
+
+Every value can be changed by the environment (``JUNCTION_BIND``, ``JUNCTION_WORKERS``,
+``JUNCTION_THREADS``, ``JUNCTION_ACCESS_LOG``) or by gunicorn's own command-line flags, which win
+over this file. See docs/deployment.md.
+"""
 
 from __future__ import annotations
 
@@ -14,15 +19,58 @@ threads = int(os.environ.get("JUNCTION_THREADS", "8"))
 timeout = 60
 graceful_timeout = 20
 keepalive = 5
+# Heartbeat files on tmpfs: a worker blocked on a slow disk is not killed as hung.
+if os.path.isdir("/dev/shm"):
+    worker_tmp_dir = "/dev/shm"
+
+# gunicorn >= 25 opens a control socket at one fixed path per user; several servers on a host (or
+# a test run beside a dev server) would fight over it. Opt in with a path of your own.
+_control_socket = os.environ.get("JUNCTION_CONTROL_SOCKET", "")
+if _control_socket:
+    control_socket = _control_socket
+else:
+    control_socket_disable = True
+
 # The path without its query string: tokens passed as query parameters never reach the log.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(M)sms rid=%({x-request-id}o)s'
-accesslog = os.environ.get("JUNCTION_ACCESS_LOG", "-")
+_access_log = os.environ.get("JUNCTION_ACCESS_LOG", "-")
+accesslog = None if _access_log.lower() in {"", "off", "none", "false", "0"} else _access_log
+
+# With JUNCTION_LOG_FORMAT=json gunicorn's own lines are JSON too, through the same formatter
+# and filter as the application's (request id and plugin on every line, secrets redacted).
+if os.environ.get("JUNCTION_LOG_FORMAT", "").strip().lower() == "json":
+    logconfig_dict = {
+        "root": {"level": "INFO", "handlers": []},
+        "filters": {"context": {"()": "app.observability.ContextFilter"}},
+        "formatters": {"json": {"()": "app.observability.JsonFormatter"}},
+        "handlers": {
+            "json_stdout": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["context"],
+                "stream": "ext://sys.stdout",
+            },
+            "json_stderr": {
+                "class": "logging.StreamHandler",
+                "formatter": "json",
+                "filters": ["context"],
+                "stream": "ext://sys.stderr",
+            },
+        },
+        "loggers": {
+            "gunicorn.error": {"level": "INFO", "handlers": ["json_stderr"], "propagate": False},
+            "gunicorn.access": {"level": "INFO", "handlers": ["json_stdout"], "propagate": False},
+        },
+    }
 
 # prometheus_client's multiprocess mode: every worker writes its samples to this folder and
-# /metrics sums them, so counters are right whichever worker answers the scrape.
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+# /metrics sums them, so counters are right whichever worker answers the scrape. It must be set
+# before any worker imports prometheus_client, which is why it is done here.
+_own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _own_metrics_dir:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="junction-metrics-")
 _metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+os.makedirs(_metrics_dir, exist_ok=True)
 
 
 def on_starting(server):
@@ -40,3 +88,9 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    """Remove the metrics folder this file created (an operator's own folder is kept)."""
+    if _own_metrics_dir:
+        shutil.rmtree(_metrics_dir, ignore_errors=True)

@@ -34,8 +34,12 @@ def register_cli(app: Flask) -> None:
                 click.echo(f"{'':<16} error: {item['error']}")
 
     @group.command("config")
-    def config_command() -> None:
+    @click.option("--markdown", is_flag=True, help="Print the README's table of every key instead.")
+    def config_command(markdown: bool) -> None:
         """Show the effective configuration (secrets masked)."""
+        if markdown:
+            click.echo(config_markdown(), nl=False)
+            return
         config = current_app.extensions["junction"].config
         for key in KEYS:
             value = config.get(key.name)
@@ -67,5 +71,23 @@ def register_cli(app: Flask) -> None:
         click.echo("up to date")
 
     group.add_command(db_group)
+    from app.operations.cli import operations_group
+
+    group.add_command(operations_group)
+    from app.scheduler import register_cli as register_scheduler_cli
+
+    register_scheduler_cli(group)
     app.cli.add_command(group)
     app.extensions["junction"].registry.call_each("junction_cli", cli=group)
+
+
+def config_markdown() -> str:
+    """The Markdown table of every configuration key (the README's, kept in sync by a test)."""
+    lines = ["| variable | default | description |", "|---|---|---|"]
+    for key in KEYS:
+        default = "*unset*" if key.default in (None, []) else f"`{key.default}`"
+        if isinstance(key.default, bool):
+            default = f"`{str(key.default).lower()}`"
+        help_text = key.help + (" Secret: never shown or logged." if key.secret else "")
+        lines.append(f"| `{ENV_PREFIX}{key.name}` | {default} | {help_text} |")
+    return "\n".join(lines) + "\n"

@@ -1,8 +1,12 @@
-"""Logging, request ids, Prometheus metrics, ``/healthz`` and ``/readyz``.
+"""Logging, request ids, Prometheus metrics, ``/healthz``, ``/readyz`` and ``/metrics``.
 
 Every log record carries ``request_id`` and ``plugin``; ``JUNCTION_LOG_FORMAT=json`` writes one
-JSON object a line. Metrics work under several gunicorn workers through prometheus_client's
-multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by ``gunicorn.conf.py``).
+JSON object a line. Anything that looks like a credential (bearer tokens, ``token=`` query
+parameters, API-key headers) is replaced by ``***`` before a record is written.
+
+Metrics work under several gunicorn workers through prometheus_client's multiprocess mode: when
+``PROMETHEUS_MULTIPROC_DIR`` is set (``gunicorn.conf.py`` sets it) every worker writes its samples
+to files in that folder and ``/metrics`` sums them, whichever worker answers the scrape.
 """
 
 from __future__ import annotations
@@ -12,10 +16,11 @@ import logging
 import logging.config
 import os
 import re
+import sys
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import IO, Any
 
 from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request
 from prometheus_client import (
@@ -29,12 +34,17 @@ from prometheus_client import (
 )
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# What we adopt from a caller: short, printable, no spaces — safe in logs and headers.
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 # Secrets that may appear in free text: bearer tokens, query-string tokens, API-key headers.
 _SECRET_PATTERNS = (
-    re.compile(r"(?i)(bearer\s+)[^\s,'\"]+"),
+    re.compile(r"(?i)\b((?:bearer|basic)\s+)[^\s,'\"]+"),
     re.compile(r"(?i)((?:access_token|token|api_key|apikey|password|secret)=)[^&\s'\"]+"),
-    re.compile(r"(?i)((?:x-api-key|x-worker-token|authorization)['\"]?\s*[:=]\s*['\"]?)[^\s,'\"]+"),
+    # A header's value, unless it starts with a scheme the first pattern already handles.
+    re.compile(
+        r"(?i)((?:x-api-key|x-worker-token|authorization)['\"]?\s*[:=]\s*['\"]?)"
+        r"(?!(?:bearer|basic)\s)[^\s,'\"]+"
+    ),
 )
 
 REQUESTS = Counter(
@@ -44,15 +54,21 @@ REQUESTS = Counter(
 )
 LATENCY = Histogram(
     "junction_http_request_duration_seconds",
-    "HTTP request latency by method and endpoint.",
-    ["method", "endpoint"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    "HTTP request latency by method, endpoint (route template) and status.",
+    ["method", "endpoint", "status"],
+    buckets=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 IN_PROGRESS = Gauge(
     "junction_http_requests_in_progress",
     "Requests being served.",
     multiprocess_mode="livesum",
 )
+UNMATCHED_ENDPOINT = "<unmatched>"
+
+# Logger-name prefixes of plugin modules -> plugin name, and the names of loaded plugins (for
+# blueprints). Process-wide: a record may be written where no app context exists.
+_PLUGIN_MODULES: dict[str, str] = {}
+_PLUGIN_NAMES: set[str] = set()
 
 
 def redact(text: str) -> str:
@@ -62,84 +78,180 @@ def redact(text: str) -> str:
     return text
 
 
+def current_request_id() -> str | None:
+    """The id of the request being served, or ``None`` outside a request."""
+    return g.get("request_id") if has_request_context() else None
+
+
 # -- logging ------------------------------------------------------------------------------------
+
+
+# Loggers whose INFO lines are noise when written while serving a request: the readiness
+# probe's schema check opens an Alembic migration context on every call. (``db upgrade`` runs
+# outside a request and keeps its "Running upgrade ..." lines.)
+_QUIET_IN_REQUESTS = frozenset({"alembic.runtime.migration"})
 
 
 class ContextFilter(logging.Filter):
     """Adds ``request_id`` and ``plugin`` to every record and redacts credentials."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        """Annotate ``record``; drops only probe noise (see ``_QUIET_IN_REQUESTS``)."""
+        if (
+            record.name in _QUIET_IN_REQUESTS
+            and record.levelno <= logging.INFO
+            and has_request_context()
+        ):
+            return False
         if not hasattr(record, "request_id"):
-            record.request_id = g.get("request_id", "-") if has_request_context() else "-"
+            record.request_id = _request_id_of(record)
         if not hasattr(record, "plugin"):
             record.plugin = plugin_of(record.name)
         if isinstance(record.msg, str):
-            message = record.getMessage()
+            try:
+                message = record.getMessage()
+            except Exception:  # a bad format call is reported by the handler, not raised here
+                return True
             cleaned = redact(message)
             if cleaned != message:
                 record.msg, record.args = cleaned, None
         return True
 
 
+def _request_id_of(record: logging.LogRecord) -> str:
+    if has_request_context():
+        return g.get("request_id") or "-"
+    # gunicorn's access log is written after the request, from the atoms of its format.
+    if record.name == "gunicorn.access" and isinstance(record.args, Mapping):
+        return str(record.args.get("{x-request-id}o", "-"))
+    return "-"
+
+
 def plugin_of(logger_name: str) -> str:
-    """The plugin a logger belongs to: ``plugins.<name>...`` or the request's blueprint."""
+    """The plugin a logger belongs to, ``"core"`` when none.
+
+    ``plugins.<name>...`` is a built-in plugin; other names are matched against the module of
+    each loaded plugin; inside a request, a plugin's blueprint names it.
+    """
     parts = logger_name.split(".")
     if parts[0] == "plugins" and len(parts) > 1:
         return parts[1]
+    best = ""
+    for prefix in _PLUGIN_MODULES:
+        if (logger_name == prefix or logger_name.startswith(prefix + ".")) and len(prefix) > len(
+            best
+        ):
+            best = prefix
+    if best:
+        return _PLUGIN_MODULES[best]
     if has_request_context() and request.blueprint:
-        return request.blueprint.split(".")[0]
+        root = request.blueprint.split(".")[0]
+        if root in _PLUGIN_NAMES:
+            return root
     return "core"
 
 
+def register_plugin_modules(plugins: Mapping[str, str]) -> None:
+    """Remember ``{plugin name: module path}`` so their loggers are labelled with the plugin."""
+    for name, module in plugins.items():
+        _PLUGIN_NAMES.add(name)
+        module = module.split(":", 1)[0]
+        # The core's own packages are never a plugin's, whatever a test plugin claims.
+        if module and module not in {"app", "plugins", "builtins"}:
+            _PLUGIN_MODULES[module] = name
+
+
+def _timestamp(record: logging.LogRecord) -> str:
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        + f".{int(record.msecs):03d}Z"
+    )
+
+
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record."""
+    """One JSON object per record: ts, level, logger, message, request_id, plugin[, exc_info]."""
 
     def format(self, record: logging.LogRecord) -> str:
+        """Serialise ``record`` as a single line of JSON, credentials redacted."""
         payload: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
-            + f".{int(record.msecs):03d}Z",
+            "ts": _timestamp(record),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": redact(record.getMessage()),
             "request_id": getattr(record, "request_id", "-"),
             "plugin": getattr(record, "plugin", "core"),
         }
         if record.exc_info:
             payload["exc_info"] = redact(self.formatException(record.exc_info))
+        if record.stack_info:
+            payload["stack_info"] = redact(self.formatStack(record.stack_info))
         return json.dumps(payload, default=str)
 
 
-def configure_logging(level: str, fmt: str) -> None:
-    """Configure the root logger through ``dictConfig``."""
-    formatter: dict[str, Any]
-    if fmt == "json":
-        formatter = {"()": JsonFormatter}
-    else:
-        formatter = {
-            "format": "%(asctime)s %(levelname)s [%(plugin)s] [%(request_id)s] %(name)s: "
-            "%(message)s"
-        }
-    logging.config.dictConfig(
-        {
-            "version": 1,
-            "disable_existing_loggers": False,
-            "filters": {"context": {"()": ContextFilter}},
-            "formatters": {"default": formatter},
-            "handlers": {
-                "console": {
-                    "class": "logging.StreamHandler",
-                    "formatter": "default",
-                    "filters": ["context"],
-                    "stream": "ext://sys.stderr",
-                }
-            },
-            "root": {"level": level.upper(), "handlers": ["console"]},
-            "loggers": {
-                "werkzeug": {"level": "WARNING"},
-                "apscheduler": {"level": "WARNING"},
-            },
-        }
+class TextFormatter(logging.Formatter):
+    """The human format; redacts the whole line, tracebacks included."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Format as usual, then redact credentials anywhere in the result."""
+        return redact(super().format(record))
+
+
+# Where ``configure_logging`` writes unless told otherwise (tests point it at a buffer).
+DEFAULT_STREAM: IO[str] | str = "ext://sys.stderr"
+
+TEXT_FORMAT = "%(asctime)s %(levelname)s [%(plugin)s] [%(request_id)s] %(name)s: %(message)s"
+
+
+class JunctionHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The console handler ``configure_logging`` installs (a class of its own to find it again)."""
+
+
+def logging_config(level: str, fmt: str, stream: IO[str] | str | None = None) -> dict[str, Any]:
+    """The ``dictConfig`` document for the root logger (also used by ``gunicorn.conf.py``)."""
+    formatter: dict[str, Any] = (
+        {"()": JsonFormatter} if fmt == "json" else {"()": TextFormatter, "format": TEXT_FORMAT}
     )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"context": {"()": ContextFilter}},
+        "formatters": {"default": formatter},
+        "handlers": {
+            "console": {
+                "()": JunctionHandler,
+                "formatter": "default",
+                "filters": ["context"],
+                "stream": stream or DEFAULT_STREAM,
+            }
+        },
+        "root": {"level": level.upper(), "handlers": ["console"]},
+        "loggers": {
+            "werkzeug": {"level": "WARNING"},
+            "apscheduler": {"level": "WARNING"},
+        },
+    }
+
+
+def configure_logging(level: str, fmt: str, stream: IO[str] | None = None) -> None:
+    """Configure the root logger through ``dictConfig``: one console handler, our format.
+
+    Called by every ``create_app``; it replaces its own previous handler and stdlib console
+    handlers (which would print each line twice) but keeps other handlers that were on the root
+    logger, such as a test runner's capture handler.
+    """
+    root = logging.getLogger()
+    kept = [handler for handler in root.handlers if not _replaced_on_configure(handler)]
+    logging.config.dictConfig(logging_config(level, fmt, stream))
+    for handler in kept:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+
+
+def _replaced_on_configure(handler: logging.Handler) -> bool:
+    if isinstance(handler, JunctionHandler):
+        return True
+    console_streams = (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__)
+    return type(handler) is logging.StreamHandler and handler.stream in console_streams
 
 
 # -- request ids and metrics --------------------------------------------------------------------
@@ -150,30 +262,44 @@ def begin_request() -> None:
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
     g.request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
     g.request_started = time.perf_counter()
+    g.request_in_progress = True
     IN_PROGRESS.inc()
 
 
 def end_request(response: Response) -> Response:
-    """Echo the request id and record the request's metrics."""
-    response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+    """Echo the request id and record the request's count and latency."""
+    if not g.get("request_id"):
+        g.request_id = uuid.uuid4().hex
+    response.headers[REQUEST_ID_HEADER] = g.request_id
     started = g.pop("request_started", None)
     if started is not None:
-        IN_PROGRESS.dec()
-        endpoint = request.url_rule.rule if request.url_rule else "<unmatched>"
-        LATENCY.labels(request.method, endpoint).observe(time.perf_counter() - started)
-        REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+        endpoint = request.url_rule.rule if request.url_rule else UNMATCHED_ENDPOINT
+        status = str(response.status_code)
+        LATENCY.labels(request.method, endpoint, status).observe(time.perf_counter() - started)
+        REQUESTS.labels(request.method, endpoint, status).inc()
     return response
 
 
-def metrics_response() -> Response:
-    """Prometheus exposition of this process, or of every worker in multiprocess mode."""
+def finish_request(_exc: BaseException | None) -> None:
+    """``teardown_request``: the in-progress gauge goes down even when a later hook raised."""
+    if g.pop("request_in_progress", False):
+        IN_PROGRESS.dec()
+
+
+def metrics_registry() -> CollectorRegistry:
+    """The registry ``/metrics`` exposes: every worker's samples in multiprocess mode."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        data = generate_latest(registry)
-    else:
-        data = generate_latest()
-    return Response(data, mimetype=CONTENT_TYPE_LATEST)
+        return registry
+    from prometheus_client import REGISTRY
+
+    return REGISTRY
+
+
+def metrics_response() -> Response:
+    """Prometheus text exposition of :func:`metrics_registry`."""
+    return Response(generate_latest(metrics_registry()), mimetype=CONTENT_TYPE_LATEST)
 
 
 # -- health -------------------------------------------------------------------------------------
@@ -189,36 +315,52 @@ def healthz() -> Response:
     return Response('{"status":"ok"}', mimetype="application/json")
 
 
-@probes.get("/readyz")
-def readyz() -> Response:
-    """Readiness: every core and plugin check passes, else 503 naming the failing ones."""
-    checks: dict[str, ReadyCheck] = current_app.extensions["junction"].ready_checks()
+def run_checks(checks: Mapping[str, ReadyCheck]) -> tuple[bool, dict[str, dict[str, Any]]]:
+    """Run every check; a check passes by returning and fails by raising.
+
+    Returns ``(all passed, {name: {status, duration_ms, detail?}})``; a failure's detail is its
+    message, redacted (checks are told to keep secrets out, this makes sure).
+    """
     results: dict[str, dict[str, Any]] = {}
     ok = True
     for name, check in checks.items():
+        started = time.perf_counter()
         try:
             detail = check()
-            results[name] = {"status": "ok"}
-            if isinstance(detail, str | dict):
-                results[name]["detail"] = detail
         except Exception as exc:
             ok = False
             results[name] = {"status": "failing", "detail": redact(str(exc)) or type(exc).__name__}
-    failing = [name for name, result in results.items() if result["status"] != "ok"]
-    body = {"status": "ok" if ok else "failing", "checks": results}
-    if failing:
-        body["failing"] = failing
+        else:
+            results[name] = {"status": "ok"}
+            if isinstance(detail, str | dict):
+                results[name]["detail"] = detail
+        results[name]["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return ok, results
+
+
+@probes.get("/readyz")
+def readyz() -> Response:
+    """Readiness: the database answers, the schema is at every head and every plugin check
+    passes; else 503 with ``failing`` naming the checks that did not."""
+    ok, results = run_checks(current_app.extensions["junction"].ready_checks())
+    body: dict[str, Any] = {"status": "ok" if ok else "failing", "checks": results}
+    if not ok:
+        body["failing"] = [name for name, result in results.items() if result["status"] != "ok"]
     return Response(json.dumps(body), status=200 if ok else 503, mimetype="application/json")
 
 
 @probes.get("/metrics")
 def metrics() -> Response:
-    """Prometheus metrics."""
+    """Prometheus metrics (text exposition format)."""
     return metrics_response()
 
 
 def init_observability(app: Flask) -> None:
-    """Install request hooks and the probe routes."""
+    """Install the request hooks and the probe routes, and label plugin loggers."""
+    state = app.extensions.get("junction")
+    if state is not None:
+        register_plugin_modules({info.name: info.module for info in state.registry.infos.values()})
     app.before_request(begin_request)
     app.after_request(end_request)
+    app.teardown_request(finish_request)
     app.register_blueprint(probes)

@@ -1,0 +1,255 @@
+"""Shared helpers of the benchmarks: real gunicorn, a bounded load generator, percentiles.
+
+Everything stays on loopback. The load generator sends a fixed number of requests from a few
+client processes (each one keep-alive connection), stops at a time limit whatever it
+has reached, and reports latencies measured on the client side.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+LOOPBACK = "127.0.0.1"
+
+
+def free_port() -> int:
+    """A TCP port that was free a moment ago on loopback."""
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def wait_http_ok(url: str, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
+    """Poll ``url`` until it answers 200; fail early if ``process`` exits."""
+    deadline = time.monotonic() + timeout
+    last: BaseException | None = None
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode} before {url} answered")
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException as exc:
+            last = exc
+        time.sleep(0.05)
+    raise TimeoutError(f"{url} did not answer 200 within {timeout}s: {last!r}")
+
+
+@contextlib.contextmanager
+def gunicorn(
+    app: str,
+    env: Mapping[str, str],
+    log_path: Path,
+    *,
+    workers: int = 2,
+    threads: int = 4,
+    ready_path: str = "/healthz",
+) -> Iterator[str]:
+    """Run ``app`` under gunicorn with the project's ``gunicorn.conf.py``; yield its base URL.
+
+    The whole process group is stopped on exit (TERM, then KILL after 15 s).
+    """
+    port = free_port()
+    args = [
+        str(BIN / "gunicorn"),
+        "-c",
+        str(ROOT / "gunicorn.conf.py"),
+        "--bind",
+        f"{LOOPBACK}:{port}",
+        "--workers",
+        str(workers),
+        "--threads",
+        str(threads),
+        app,
+    ]
+    full_env = {**os.environ, **env}
+    full_env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # each server gets its own folder
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        url = f"http://{LOOPBACK}:{port}"
+        try:
+            wait_http_ok(url + ready_path, process=process)
+            yield url
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=5)
+
+
+@dataclass
+class LoadResult:
+    """What one load run measured: client-side latencies in seconds."""
+
+    name: str
+    requests: int
+    errors: int
+    elapsed: float
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        """Completed requests per second over the run."""
+        return self.requests / self.elapsed if self.elapsed else 0.0
+
+    def percentile_ms(self, p: float) -> float:
+        """The ``p``-th percentile latency in milliseconds."""
+        return percentile(self.latencies, p) * 1000
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (``p`` in 0..100) of ``values``; 0 for an empty sequence."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[min(rank, len(ordered)) - 1]
+
+
+def _client(url: str, count: int, deadline: float, expect: bytes | None) -> tuple[list[float], int]:
+    """One client process: ``count`` GETs on one keep-alive connection, stopping at ``deadline``.
+
+    ``http.client`` rather than ``requests``: it costs the client far less CPU per request, so on
+    a small machine the figures measure the server more than the load generator.
+    """
+    parsed = urlsplit(url)
+    target = parsed.path + (f"?{parsed.query}" if parsed.query else "")
+    latencies: list[float] = []
+    errors = 0
+    connection = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=10)
+    try:
+        for _ in range(count):
+            if time.monotonic() > deadline:
+                break
+            started = time.perf_counter()
+            try:
+                connection.request("GET", target)
+                response = connection.getresponse()
+                body = response.read()
+            except (OSError, http.client.HTTPException):
+                errors += 1
+                connection.close()  # reconnects on the next request
+                continue
+            latencies.append(time.perf_counter() - started)
+            if response.status != 200 or (expect is not None and body != expect):
+                errors += 1
+    finally:
+        connection.close()
+    return latencies, errors
+
+
+def _split(total: int, parts: int) -> list[int]:
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
+
+
+def run_load(
+    name: str,
+    url: str,
+    *,
+    total: int,
+    concurrency: int,
+    time_limit: float,
+    warmup: int = 50,
+    expect: bytes | None = None,
+    pool: ProcessPoolExecutor | None = None,
+) -> LoadResult:
+    """Send ``total`` GETs to ``url`` from ``concurrency`` client processes (bounded in time).
+
+    ``warmup`` requests per client go first and are not counted. With ``expect`` every body
+    must equal it, else the request counts as an error.
+    """
+    with contextlib.ExitStack() as stack:
+        if pool is None:
+            pool = stack.enter_context(ProcessPoolExecutor(max_workers=concurrency))
+        urls = [url] * concurrency
+        if warmup:
+            warm_deadline = [time.monotonic() + time_limit] * concurrency
+            list(
+                pool.map(_client, urls, [warmup] * concurrency, warm_deadline, [None] * concurrency)
+            )
+        started = time.perf_counter()
+        deadline = [time.monotonic() + time_limit] * concurrency
+        parts = list(
+            pool.map(_client, urls, _split(total, concurrency), deadline, [expect] * concurrency)
+        )
+        elapsed = time.perf_counter() - started
+    latencies = [latency for part, _ in parts for latency in part]
+    return LoadResult(name, len(latencies), sum(errs for _, errs in parts), elapsed, latencies)
+
+
+def compare(
+    targets: Mapping[str, tuple[str, bytes | None]],
+    *,
+    total: int,
+    concurrency: int,
+    time_limit: float,
+    rounds: int = 4,
+) -> dict[str, LoadResult]:
+    """Load every target in turn, ``rounds`` times, alternating the order each round.
+
+    Interleaving spreads any drift of the machine (other processes, CPU frequency) over every
+    target alike, so ratios between targets measured in one run stay meaningful. Each target
+    gets ``total`` requests in all; ``time_limit`` bounds each round of each target.
+    """
+    merged = {name: LoadResult(name, 0, 0, 0.0) for name in targets}
+    names = list(targets)
+    with ProcessPoolExecutor(max_workers=concurrency) as pool:
+        for round_number, count in enumerate(_split(total, rounds)):
+            order = names if round_number % 2 == 0 else list(reversed(names))
+            for name in order:
+                url, expect = targets[name]
+                part = run_load(
+                    name,
+                    url,
+                    total=count,
+                    concurrency=concurrency,
+                    time_limit=time_limit,
+                    warmup=50 if round_number == 0 else 10,
+                    expect=expect,
+                    pool=pool,
+                )
+                result = merged[name]
+                result.requests += part.requests
+                result.errors += part.errors
+                result.elapsed += part.elapsed
+                result.latencies.extend(part.latencies)
+    return merged
+
+
+def table(rows: Sequence[Sequence[str]]) -> str:
+    """Left-aligned text table, the first row as header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return "\n".join(lines)

@@ -69,9 +69,10 @@ def junction_settings() -> Mapping[str, Any] | None:
 def junction_jobs(scheduler: Any) -> None:
     """Register periodic jobs on ``scheduler`` (``app.scheduler.JobRegistry``).
 
-    Called on the leader process only, so a job runs once per deployment however many
-    gunicorn workers there are. Use ``scheduler.add(func, seconds=..., id=...)``; job ids are
-    prefixed with the plugin name.
+    Called once at start-up in every process, so ``flask junction jobs`` lists the same jobs
+    everywhere; the jobs *run* on the elected leader only, so a job runs once per deployment
+    however many gunicorn workers there are. Use ``scheduler.add(func, seconds=..., id=...)``;
+    job ids are prefixed with the plugin name.
     """
 
 

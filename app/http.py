@@ -71,6 +71,7 @@ IDEMPOTENCY_HEADERS = ("idempotency-key", "x-idempotency-key")
 RATE_LIMITED_BACKOFF = 5.0
 # A misparsed reset header must not stall a key for hours.
 MAX_PAUSE = 3600.0
+MIN_WAIT = 0.001
 _BODY_LIMIT = 4000
 _MESSAGE_LIMIT = 500
 
@@ -742,6 +743,9 @@ class ServiceClient:
                 wait = self.limiter.acquire(self.scope, buckets, self.clock())
                 if wait <= 0:
                     return
+                # Float rounding can ask for a wait so small that adding it to a large clock
+                # reading changes nothing; waiting at least 1 ms guarantees progress.
+                wait = max(wait, MIN_WAIT)
                 elapsed = max(self.clock() - started, waits[0])
                 if elapsed + wait > budget:
                     raise HttpRateLimited(

@@ -1,0 +1,168 @@
+"""``flask --app wsgi planning ...``: the plugin's operator commands.
+
+They call the same service functions as the HTTP API (so the same errors, budgets and
+operations apply) and print JSON. The long ones show click progress bars: ``import-cycle``
+per page of the cycle, ``marqed-import`` per created object of its durable operation.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import click
+import marshmallow as ma
+from flask.cli import AppGroup
+
+from app import operations
+from app.errors import JunctionError
+from plugins.planning import config, marqed_import, service
+from plugins.planning.schemas import ConfigUpdateSchema
+
+planning_group = AppGroup("planning", help="MQ Planning (Plane) sync: config, cycles, imports.")
+config_group = AppGroup("config", help="Show or change the planning configuration.")
+planning_group.add_command(config_group)
+
+PROJECT = click.option("--project", "project_name", help="Junction project (default: global).")
+
+
+def _echo(data: Any) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _fail(exc: JunctionError) -> None:
+    click.echo(f"error ({exc.status} {exc.code}): {exc.detail}", err=True)
+    for item in exc.errors or []:
+        click.echo(f"  {item['field']}: {item['message']}", err=True)
+    sys.exit(1)
+
+
+@config_group.command("show")
+@PROJECT
+def config_show(project_name: str | None) -> None:
+    """Print the configuration (secrets masked)."""
+    try:
+        _echo(config.public_config(service.resolve_project(project_name)))
+    except JunctionError as exc:
+        _fail(exc)
+
+
+@config_group.command("set")
+@PROJECT
+@click.argument("assignments", nargs=-1, required=True)
+def config_set(project_name: str | None, assignments: tuple[str, ...]) -> None:
+    """Set values: ``planning config set api_url=https://plane.example.com api_key=...``.
+
+    Names may omit the ``planning_`` prefix; ``key=`` (empty) clears a value.
+    """
+    raw: dict[str, Any] = {}
+    for assignment in assignments:
+        name, sep, value = assignment.partition("=")
+        if not sep:
+            raise click.BadParameter(f"{assignment!r} is not KEY=VALUE", param_hint="ASSIGNMENTS")
+        name = name.strip()
+        raw[name if name.startswith(config.API_PREFIX) else config.API_PREFIX + name] = (
+            value if value != "" else None
+        )
+    try:
+        values = ConfigUpdateSchema().load(raw)
+    except ma.ValidationError as exc:
+        raise click.BadParameter(json.dumps(exc.messages), param_hint="ASSIGNMENTS") from exc
+    try:
+        _echo(config.update_config(values, service.resolve_project(project_name)))
+    except JunctionError as exc:
+        _fail(exc)
+
+
+@planning_group.command("test-connection")
+@PROJECT
+def test_connection(project_name: str | None) -> None:
+    """Check the API key, workspace and project."""
+    try:
+        result = service.test_connection(service.resolve_project(project_name))
+    except JunctionError as exc:
+        _fail(exc)
+        return
+    _echo(result)
+    sys.exit(0 if result["status"] == "ok" else 1)
+
+
+@planning_group.command("cycles")
+@PROJECT
+def cycles(project_name: str | None) -> None:
+    """List the project's cycles with their status."""
+    try:
+        result = service.list_cycles(service.resolve_project(project_name))
+    except JunctionError as exc:
+        _fail(exc)
+        return
+    for cycle in result["cycles"]:
+        click.echo(
+            f"{cycle['id']}  {cycle['status']:<9} {cycle['start_date'] or '-':<10} "
+            f"{cycle['end_date'] or '-':<10} {cycle['completed_issues']}/{cycle['total_issues']}"
+            f"  {cycle['name']}"
+        )
+
+
+@planning_group.command("import-cycle")
+@click.option("--project", "project_name", required=True, help="Junction project to import into.")
+@click.argument("cycle_id")
+def import_cycle(project_name: str, cycle_id: str) -> None:
+    """Import a cycle's work items as features (progress per page of the cycle)."""
+    try:
+        project = service.resolve_project(project_name, required=True)
+        assert project is not None
+        with click.progressbar(length=1, label="Fetching work items", file=sys.stderr) as bar:
+
+            def on_page(fetched: int, total: int | None) -> None:
+                bar.length = max(total or fetched, 1)
+                bar.update(fetched - bar.pos)
+
+            result = service.import_cycle_now(project, cycle_id, on_page=on_page)
+    except JunctionError as exc:
+        _fail(exc)
+        return
+    click.echo(
+        f"imported {result['imported']}, updated {result['updated']}, skipped {result['skipped']}",
+        err=True,
+    )
+    _echo(result)
+
+
+@planning_group.command("marqed-import")
+@click.argument("marqed_dir", type=click.Path(exists=True, file_okay=False, resolve_path=True))
+@click.option("--cycle", "cycle_id", help="Add the created work items to this cycle.")
+@PROJECT
+def marqed_import_command(marqed_dir: str, cycle_id: str | None, project_name: str | None) -> None:
+    """Import a MarQed tree as Plane modules and work items (a durable operation)."""
+    try:
+        status, body = marqed_import.start_import(marqed_dir, cycle_id, project_name, wait=0)
+    except JunctionError as exc:
+        _fail(exc)
+        return
+    if status == 200:
+        _echo(body)
+        return
+    operation_id = body["operation_id"]
+    operation = operations.get_operation(operation_id)
+    with click.progressbar(length=1, label="Importing", file=sys.stderr) as bar:
+        while not operation.finished:
+            operations.runner_job()  # keeps a runner thread going in this process
+            operation = operations.wait_for(operation_id, 0.5)
+            progress = operation.progress or {}
+            if progress.get("total"):
+                bar.length = int(progress["total"])
+                bar.update(int(progress.get("done") or 0) - bar.pos)
+    try:
+        _, result = service.operation_outcome(operation)
+    except JunctionError as exc:
+        _fail(exc)
+        return
+    click.echo(
+        f"created {result['created']} ({result['modules_created']} modules, "
+        f"{result['work_items_created']} work items), existing {result['existing']}, "
+        f"errors {result['errors']}",
+        err=True,
+    )
+    _echo(result)

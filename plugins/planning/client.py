@@ -1,0 +1,348 @@
+"""The Plane (MQ Planning) API client, on the core's :class:`app.http.ServiceClient`.
+
+It uses the ``/api/v1/workspaces/{slug}/projects/{project_id}/...`` paths that every Plane CE
+version serves (``/issues/``, ``cycle-issues``, ``module-issues``), pages with an explicit
+``per_page`` until ``next_page_results`` is false, and keeps inside Plane's 60 requests/minute
+per key: the key's budget is shared by every worker (through Redis when configured), polling
+is held near 14/minute and import bursts to at most 50/minute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from app.errors import JunctionError
+from app.http import HttpError, RateLimit, ServiceClient
+
+SERVICE = "plane"
+PER_PAGE = 100
+EXTERNAL_SOURCE = "junction"
+PLANE_RATE_LIMIT = 60  # Plane's API_KEY_RATE_LIMIT default: 60 requests/minute per key
+POLLING_SHARE = 14 / 60  # the seed's polling budget: ~14 of 60 requests a minute
+IMPORT_SHARE = 50 / 60  # import bursts: at most 50 of 60, leaving room for polling
+
+
+def budgets(limit_per_minute: int = PLANE_RATE_LIMIT) -> tuple[RateLimit, dict[str, RateLimit]]:
+    """The key's budget and the ``polling``/``import`` buckets for a server limit of N/minute.
+
+    A token bucket lets through at most ``burst + rate`` calls in any 60 s, so each budget is
+    split that way to stay inside Plane's sliding window: for 60/minute the key gets 6 + 52
+    (58, two spare for clock skew between workers), polling 2 + 12 (14) and imports 5 + 45 (50).
+    """
+    limit = max(1, int(limit_per_minute))
+    key_burst = max(1, limit // 10)
+    key = RateLimit(
+        rate_per_minute=max(1, limit - key_burst - max(1, limit // 30)), burst=key_burst
+    )
+    poll_total, import_total = limit * POLLING_SHARE, limit * IMPORT_SHARE
+    poll_burst, import_burst = max(1, round(limit / 30)), max(1, limit // 12)
+    return key, {
+        "polling": RateLimit(rate_per_minute=max(1.0, poll_total - poll_burst), burst=poll_burst),
+        "import": RateLimit(
+            rate_per_minute=max(1.0, import_total - import_burst), burst=import_burst
+        ),
+    }
+
+
+KEY_BUDGET, BUCKETS = budgets()
+
+
+@dataclass(frozen=True)
+class PlaneConfig:
+    """What the client needs to reach one Plane project."""
+
+    api_url: str
+    api_key: str
+    workspace_slug: str
+    project_id: str
+    rate_limit_per_minute: int = PLANE_RATE_LIMIT
+
+
+def build_http(config: PlaneConfig, **overrides: Any) -> ServiceClient:
+    """The :class:`ServiceClient` for ``config``: the key's budget, timeouts and deadline.
+
+    ``overrides`` replace any keyword (tests pass ``clock``, ``sleep``, ``limiter``,
+    ``max_elapsed``...). Every client of the same key and host shares one budget, in this
+    process or, with ``JUNCTION_REDIS_URL``, across workers and hosts.
+    """
+    key_budget, buckets = budgets(config.rate_limit_per_minute)
+    options: dict[str, Any] = {
+        "headers": {"X-API-Key": config.api_key},
+        "timeout": (5.0, 30.0),
+        "rate_limit": key_budget,
+        "buckets": buckets,
+        "max_elapsed": 180.0,
+        **overrides,
+    }
+    return ServiceClient(SERVICE, config.api_url, **options)
+
+
+class PlaneError(JunctionError):
+    """A Plane failure mapped onto the seed's error table (401, 404, 429, 502, 400)."""
+
+
+class CycleCompleted(PlaneError):
+    """Plane refuses changes to a cycle whose end date has passed."""
+
+    status, code = 409, "CYCLE_COMPLETED"
+
+
+def to_problem(error: HttpError, what: str = "MQ Planning") -> PlaneError:
+    """Map a Plane failure to the seed's status codes, with Plane's own message in ``detail``.
+
+    Plane answers 403 for a *wrong* key ("Given API token is not valid"), which the seed
+    reports as 401; a 403 for a foreign project is reported as 404 (not found for this key).
+    """
+    remote = error.remote_message or str(error)
+    headers: dict[str, str] = {}
+    if error.category == "auth" or (
+        error.category == "permission" and "token" in (remote or "").lower()
+    ):
+        return PlaneError(
+            f"MQ Planning rejected the API key: {remote}",
+            status=401,
+            code="PLANNING_AUTH",
+            upstream_status=error.status,
+        )
+    if error.category in {"permission", "not_found"}:
+        return PlaneError(
+            f"{what} not found in MQ Planning (or the API key has no access): {remote}",
+            status=404,
+            code="PLANNING_NOT_FOUND",
+            upstream_status=error.status,
+        )
+    if error.category == "rate_limited":
+        if error.retry_after is not None:
+            headers["Retry-After"] = str(max(1, int(error.retry_after + 0.999)))
+        return PlaneError(
+            f"MQ Planning rate limit reached; retry later. {remote}",
+            status=429,
+            code="PLANNING_RATE_LIMITED",
+            retryable=True,
+            headers=headers,
+        )
+    if error.category in {"validation", "conflict"}:
+        return PlaneError(
+            f"MQ Planning refused the request: {remote}",
+            status=400,
+            code="PLANNING_VALIDATION",
+            upstream_status=error.status,
+        )
+    return PlaneError(
+        f"MQ Planning is unreachable or failing: {remote}",
+        status=502,
+        code="PLANNING_UNAVAILABLE",
+        retryable=True,
+        upstream_status=error.status,
+    )
+
+
+class PlaneClient:
+    """Calls of one Plane project. ``http`` may be injected (tests: fake clocks and sleeps)."""
+
+    def __init__(
+        self, config: PlaneConfig, http: ServiceClient | None = None, per_page: int = PER_PAGE
+    ) -> None:
+        self.config = config
+        self.per_page = per_page
+        self.http = http or build_http(config)
+        self._states: dict[str, dict[str, Any]] | None = None
+        self._labels: dict[str, str] | None = None
+
+    @property
+    def base(self) -> str:
+        """The project's path prefix."""
+        return f"/api/v1/workspaces/{self.config.workspace_slug}/projects/{self.config.project_id}"
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.http.close()
+
+    # -- reading ----------------------------------------------------------------------------
+    def paginate(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        bucket: str | None = None,
+        on_page: Callable[[int, int | None], None] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Every result of a paginated list, one page (one call) at a time.
+
+        ``per_page`` is always explicit (CE defaults to 1000, Cloud to 100); paging stops when
+        ``next_page_results`` is false (``next_cursor`` is never empty). ``on_page(fetched,
+        total)`` is told after each page (progress bars).
+        """
+        query: dict[str, Any] = {"per_page": self.per_page, **(params or {})}
+        fetched = 0
+        while True:
+            page = self.http.get(path, params=query, bucket=bucket).json()
+            if isinstance(page, list):  # e.g. cycle_view=current answers a plain array
+                if on_page is not None:
+                    on_page(len(page), len(page))
+                yield from page
+                return
+            results = page.get("results") or []
+            fetched += len(results)
+            if on_page is not None:
+                on_page(fetched, page.get("total_count"))
+            yield from results
+            if not page.get("next_page_results") or not results:
+                return
+            query["cursor"] = page["next_cursor"]
+
+    def me(self) -> dict[str, Any]:
+        """The key's user: the cheapest check that the key is valid."""
+        return self.http.get("/api/v1/users/me/").json()
+
+    def project(self) -> dict[str, Any]:
+        """The project (name, identifier, cycle_view, module_view...)."""
+        return self.http.get(f"{self.base}/").json()
+
+    def instance_version(self) -> str | None:
+        """Plane's version from ``/api/instances/`` when the instance exposes it."""
+        try:
+            data = self.http.get("/api/instances/", max_retries=0).json()
+        except (HttpError, ValueError):
+            return None
+        instance = data.get("instance") if isinstance(data, dict) else None
+        return (instance or {}).get("current_version")
+
+    def cycles(self, bucket: str | None = None) -> list[dict[str, Any]]:
+        """Every (non-archived) cycle of the project."""
+        return list(self.paginate(f"{self.base}/cycles/", bucket=bucket))
+
+    def cycle(self, cycle_id: str, bucket: str | None = None) -> dict[str, Any]:
+        """One cycle."""
+        return self.http.get(f"{self.base}/cycles/{cycle_id}/", bucket=bucket).json()
+
+    def cycle_work_items(
+        self,
+        cycle_id: str,
+        bucket: str | None = None,
+        on_page: Callable[[int, int | None], None] | None = None,
+    ) -> list[dict[str, Any]]:
+        """The cycle's work items, states and labels expanded: one call per page."""
+        return list(
+            self.paginate(
+                f"{self.base}/cycles/{cycle_id}/cycle-issues/",
+                {"expand": "state,labels"},
+                bucket=bucket,
+                on_page=on_page,
+            )
+        )
+
+    def states(self, bucket: str | None = None) -> dict[str, dict[str, Any]]:
+        """The project's states by id (cached for the client's life)."""
+        if self._states is None:
+            self._states = {
+                s["id"]: s for s in self.paginate(f"{self.base}/states/", bucket=bucket)
+            }
+        return self._states
+
+    def labels(self, bucket: str | None = None) -> dict[str, str]:
+        """The project's label names by id (cached for the client's life)."""
+        if self._labels is None:
+            self._labels = {
+                lb["id"]: str(lb.get("name") or "")
+                for lb in self.paginate(f"{self.base}/labels/", bucket=bucket)
+            }
+        return self._labels
+
+    def state_for_group(self, group: str) -> str | None:
+        """The first state of a group (``started``, ``completed``...), by sequence."""
+        candidates = [s for s in self.states(bucket="import").values() if s.get("group") == group]
+        candidates.sort(key=lambda s: (not s.get("default"), s.get("sequence") or 0))
+        return candidates[0]["id"] if candidates else None
+
+    # -- writing ----------------------------------------------------------------------------
+    def _create(self, path: str, body: dict[str, Any]) -> tuple[str, bool]:
+        """POST; a 409 for an existing ``external_id`` returns that object's id instead.
+
+        The external id makes the POST safe to repeat, so it is retried like an idempotent call.
+        """
+        try:
+            created = self.http.post(path, json=body, bucket="import", idempotent=True).json()
+            return str(created["id"]), True
+        except HttpError as error:
+            existing = error.body.get("id") if isinstance(error.body, dict) else None
+            if error.status in {400, 409} and existing:
+                return str(existing), False
+            raise
+
+    def create_module(self, name: str, description: str, external_id: str) -> tuple[str, bool]:
+        """Create (or find) a module; ``(id, created)``."""
+        return self._create(
+            f"{self.base}/modules/",
+            {
+                "name": name[:255],
+                "description": description,
+                "external_source": EXTERNAL_SOURCE,
+                "external_id": external_id,
+            },
+        )
+
+    def create_work_item(self, body: dict[str, Any], external_id: str) -> tuple[str, bool]:
+        """Create (or find) a work item; ``(id, created)``."""
+        return self._create(
+            f"{self.base}/issues/",
+            {**body, "external_source": EXTERNAL_SOURCE, "external_id": external_id},
+        )
+
+    def add_to_module(self, module_id: str, issue_ids: list[str]) -> None:
+        """Link work items to a module (repeating it is harmless)."""
+        if issue_ids:
+            self.http.post(
+                f"{self.base}/modules/{module_id}/module-issues/",
+                json={"issues": issue_ids},
+                bucket="import",
+                idempotent=True,
+            )
+
+    def add_to_cycle(self, cycle_id: str, issue_ids: list[str]) -> None:
+        """Put work items in a cycle; :class:`CycleCompleted` when it has ended."""
+        if not issue_ids:
+            return
+        try:
+            self.http.post(
+                f"{self.base}/cycles/{cycle_id}/cycle-issues/",
+                json={"issues": issue_ids},
+                bucket="import",
+                idempotent=True,
+            )
+        except HttpError as error:
+            if _code(error) == "CYCLE_COMPLETED":
+                raise CycleCompleted(
+                    "The cycle has already ended; Plane accepts no new work items in it."
+                ) from error
+            raise
+
+    def comment(self, issue_id: str, html: str, external_id: str) -> tuple[str, bool]:
+        """Comment on a work item once (the external id prevents a second comment)."""
+        return self._create(
+            f"{self.base}/issues/{issue_id}/comments/",
+            {"comment_html": html, "external_source": EXTERNAL_SOURCE, "external_id": external_id},
+        )
+
+    def update_cycle_description(self, cycle_id: str, description: str) -> None:
+        """Replace a cycle's description; :class:`CycleCompleted` once the cycle has ended."""
+        try:
+            self.http.patch(
+                f"{self.base}/cycles/{cycle_id}/",
+                json={"description": description},
+                bucket="import",
+                # The whole description is sent: repeating the PATCH changes nothing more.
+                idempotent=True,
+            )
+        except HttpError as error:
+            if error.status == 400 and "completed" in (error.remote_message or "").lower():
+                raise CycleCompleted(
+                    "Plane refuses edits to a cycle whose end date has passed, so the "
+                    "retrospective was not written to the cycle."
+                ) from error
+            raise
+
+
+def _code(error: HttpError) -> str | None:
+    return error.body.get("code") if isinstance(error.body, dict) else None

@@ -1,0 +1,369 @@
+"""Request and response schemas of the planning API (the seed's shapes)."""
+
+from __future__ import annotations
+
+import marshmallow as ma
+from marshmallow import validate
+
+from app.api import PageQuerySchema, page_of
+
+PROJECT_NAME = ma.fields.String(
+    validate=validate.Length(min=1, max=64),
+    metadata={"description": "Junction project; omit for the global configuration."},
+)
+
+
+class ProjectQuerySchema(ma.Schema):
+    """``?project_name=X`` (optional)."""
+
+    project_name = PROJECT_NAME
+
+
+class ConfigSchema(ma.Schema):
+    """The configuration as ``GET /api/planning/config`` shows it (secrets masked)."""
+
+    planning_api_url = ma.fields.String(allow_none=True)
+    planning_api_key_set = ma.fields.Boolean(required=True)
+    planning_api_key_masked = ma.fields.String(allow_none=True)
+    planning_workspace_slug = ma.fields.String(allow_none=True)
+    planning_project_id = ma.fields.String(allow_none=True)
+    planning_sync_enabled = ma.fields.Boolean(allow_none=True)
+    planning_poll_interval = ma.fields.Integer(allow_none=True)
+    planning_active_cycle_id = ma.fields.String(allow_none=True)
+    planning_webhook_secret_set = ma.fields.Boolean(required=True)
+    planning_rate_limit_per_minute = ma.fields.Integer(allow_none=True)
+    project_name = ma.fields.String()
+
+
+class ConfigUpdateSchema(ma.Schema):
+    """Body of ``POST /api/planning/config``; every field optional, ``null`` clears."""
+
+    project_name = PROJECT_NAME
+    planning_api_url = ma.fields.String(allow_none=True, validate=validate.Length(max=2048))
+    planning_api_key = ma.fields.String(allow_none=True, validate=validate.Length(min=1, max=512))
+    planning_workspace_slug = ma.fields.String(
+        allow_none=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+    )
+    planning_project_id = ma.fields.String(
+        allow_none=True,
+        validate=validate.Regexp(
+            r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+            error="Must be a Plane project UUID.",
+        ),
+    )
+    planning_sync_enabled = ma.fields.Boolean(allow_none=True)
+    planning_poll_interval = ma.fields.Integer(
+        allow_none=True, validate=validate.Range(min=10, max=86400)
+    )
+    planning_active_cycle_id = ma.fields.String(
+        allow_none=True, validate=validate.Length(min=1, max=64)
+    )
+    planning_webhook_secret = ma.fields.String(
+        allow_none=True,
+        validate=validate.Length(min=8, max=1024),
+        metadata={"description": "Several secrets, comma-separated, while rotating."},
+    )
+    planning_rate_limit_per_minute = ma.fields.Integer(
+        allow_none=True, validate=validate.Range(min=1, max=100000)
+    )
+
+
+class ConnectionSchema(ma.Schema):
+    """Result of ``POST /api/planning/test-connection``."""
+
+    status = ma.fields.String(required=True, validate=validate.OneOf(["ok", "error"]))
+    workspace = ma.fields.String()
+    project_name = ma.fields.String(allow_none=True)
+    planning_version = ma.fields.String(allow_none=True)
+    message = ma.fields.String()
+    details = ma.fields.String()
+
+
+class CycleSchema(ma.Schema):
+    """A cycle with its computed status."""
+
+    id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    start_date = ma.fields.String(allow_none=True, required=True)
+    end_date = ma.fields.String(allow_none=True, required=True)
+    status = ma.fields.String(
+        required=True, validate=validate.OneOf(["current", "upcoming", "completed", "draft"])
+    )
+    total_issues = ma.fields.Integer(required=True)
+    completed_issues = ma.fields.Integer(required=True)
+
+
+class CycleListSchema(ma.Schema):
+    """``{"cycles": [...]}``."""
+
+    cycles = ma.fields.List(ma.fields.Nested(CycleSchema), required=True)
+
+
+class ImportRequestSchema(ma.Schema):
+    """Body of ``POST /api/planning/import-cycle``."""
+
+    cycle_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    project_name = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class ImportDetailSchema(ma.Schema):
+    """What happened to one work item."""
+
+    planning_id = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    action = ma.fields.String(
+        required=True, validate=validate.OneOf(["created", "updated", "skipped"])
+    )
+    reason = ma.fields.String()
+    feature_id = ma.fields.Integer()
+
+
+class ImportResultSchema(ma.Schema):
+    """The seed's import summary."""
+
+    imported = ma.fields.Integer(required=True)
+    skipped = ma.fields.Integer(required=True)
+    updated = ma.fields.Integer(required=True)
+    details = ma.fields.List(ma.fields.Nested(ImportDetailSchema), required=True)
+
+
+class SprintStatsSchema(ma.Schema):
+    """Feature and test-run counts of the sprint."""
+
+    total = ma.fields.Integer(required=True)
+    passing = ma.fields.Integer(required=True)
+    failed = ma.fields.Integer(required=True)
+    total_test_runs = ma.fields.Integer(required=True)
+    overall_pass_rate = ma.fields.Float(required=True)
+
+
+class SyncStatusSchema(ma.Schema):
+    """The seed's sync status."""
+
+    enabled = ma.fields.Boolean(required=True)
+    running = ma.fields.Boolean(required=True)
+    last_sync_at = ma.fields.DateTime(allow_none=True)
+    last_error = ma.fields.String(allow_none=True)
+    items_synced = ma.fields.Integer(required=True)
+    active_cycle_id = ma.fields.String(allow_none=True)
+    active_cycle_name = ma.fields.String(allow_none=True)
+    sprint_complete = ma.fields.Boolean(required=True)
+    sprint_stats = ma.fields.Nested(SprintStatsSchema, required=True)
+    last_webhook_at = ma.fields.DateTime(allow_none=True)
+    webhook_count = ma.fields.Integer(required=True)
+    backoff_until = ma.fields.DateTime(allow_none=True)
+    poll_interval = ma.fields.Integer(allow_none=True)
+    project_name = ma.fields.String()
+
+
+class WebhookResultSchema(ma.Schema):
+    """``{"status": "ok", "action": ...}``."""
+
+    status = ma.fields.String(required=True)
+    action = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(["processed", "deduped", "no_active_cycle", "ignored", "error"]),
+    )
+
+
+class WaitQuerySchema(ma.Schema):
+    """``?wait=`` seconds to wait for a durable operation before answering 202."""
+
+    wait = ma.fields.Float(
+        load_default=20.0,
+        validate=validate.Range(min=0, max=300),
+        metadata={"description": "Seconds to wait for the result (0..300, default 20)."},
+    )
+
+
+class AcceptedSchema(ma.Schema):
+    """202: the work goes on as a durable operation; poll ``status_url``."""
+
+    operation_id = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    status_url = ma.fields.String(required=True)
+
+
+class CompleteSprintRequestSchema(ma.Schema):
+    """Body of ``POST /api/planning/complete-sprint``."""
+
+    project_name = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    cycle_id = ma.fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "Default: the project's planning_active_cycle_id."},
+    )
+
+
+class CompleteSprintResultSchema(ma.Schema):
+    """The seed's sprint completion result (plus ``warnings`` and the cycle)."""
+
+    success = ma.fields.Boolean(required=True)
+    features_completed = ma.fields.Integer(required=True)
+    features_failed = ma.fields.Integer(required=True)
+    git_tag = ma.fields.String(allow_none=True, required=True)
+    change_log = ma.fields.String(required=True)
+    release_notes_path = ma.fields.String(allow_none=True, required=True)
+    error = ma.fields.String(allow_none=True, required=True)
+    warnings = ma.fields.List(ma.fields.String(), required=True)
+    cycle_id = ma.fields.String()
+    cycle_name = ma.fields.String(allow_none=True)
+
+
+class ReportQuerySchema(ma.Schema):
+    """``?project_name=X&all_features=true``."""
+
+    project_name = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    all_features = ma.fields.Boolean(
+        load_default=False,
+        metadata={"description": "true: every feature; default: MQ Planning-linked only."},
+    )
+
+
+class FeatureSummarySchema(ma.Schema):
+    """Test aggregates of one feature."""
+
+    feature_id = ma.fields.Integer(required=True)
+    feature_name = ma.fields.String(required=True)
+    total_runs = ma.fields.Integer(required=True)
+    pass_count = ma.fields.Integer(required=True)
+    fail_count = ma.fields.Integer(required=True)
+    last_tested_at = ma.fields.DateTime(allow_none=True, required=True)
+    last_result = ma.fields.Boolean(allow_none=True, required=True)
+
+
+class TestReportSchema(ma.Schema):
+    """The seed's aggregated test report."""
+
+    __test__ = False
+
+    total_features = ma.fields.Integer(required=True)
+    features_tested = ma.fields.Integer(required=True)
+    features_never_tested = ma.fields.Integer(required=True)
+    total_test_runs = ma.fields.Integer(required=True)
+    overall_pass_rate = ma.fields.Float(required=True)
+    feature_summaries = ma.fields.List(ma.fields.Nested(FeatureSummarySchema), required=True)
+    generated_at = ma.fields.DateTime(required=True)
+
+
+class HistoryQuerySchema(ma.Schema):
+    """``?project_name=X&feature_id=N&limit=50``."""
+
+    project_name = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    feature_id = ma.fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+    offset = ma.fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
+
+
+class HistoryRunSchema(ma.Schema):
+    """One test run on the timeline."""
+
+    id = ma.fields.Integer(required=True)
+    feature_id = ma.fields.Integer(required=True)
+    feature_name = ma.fields.String(required=True)
+    passed = ma.fields.Boolean(required=True)
+    agent_type = ma.fields.String(required=True)
+    started_at = ma.fields.DateTime(required=True)
+    completed_at = ma.fields.DateTime(allow_none=True, required=True)
+    return_code = ma.fields.Integer(allow_none=True, required=True)
+
+
+class TestHistorySchema(ma.Schema):
+    """``{"runs": [...], "total_count": N}``."""
+
+    __test__ = False
+
+    runs = ma.fields.List(ma.fields.Nested(HistoryRunSchema), required=True)
+    total_count = ma.fields.Integer(required=True)
+    limit = ma.fields.Integer(required=True)
+    offset = ma.fields.Integer(required=True)
+
+
+class ReleaseNotesQuerySchema(PageQuerySchema):
+    """``?project_name=X`` plus the page parameters."""
+
+    project_name = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
+class ReleaseNotesItemSchema(ma.Schema):
+    """One release notes file."""
+
+    filename = ma.fields.String(required=True)
+    cycle_name = ma.fields.String(required=True)
+    created_at = ma.fields.DateTime(required=True)
+    size_bytes = ma.fields.Integer(required=True)
+
+
+ReleaseNotesPageSchema = page_of(ReleaseNotesItemSchema)
+
+
+class ReleaseNotesContentQuerySchema(ma.Schema):
+    """``?project_name=X&filename=Y``."""
+
+    project_name = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    filename = ma.fields.String(required=True, validate=validate.Length(min=1, max=255))
+
+
+class ReleaseNotesContentSchema(ma.Schema):
+    """One release notes file's content."""
+
+    filename = ma.fields.String(required=True)
+    content = ma.fields.String(required=True)
+
+
+class SelfHostSchema(ma.Schema):
+    """Result of ``POST /api/planning/self-host-setup``."""
+
+    project_name = ma.fields.String(required=True)
+    project_path = ma.fields.String(required=True)
+    already_registered = ma.fields.Boolean(required=True)
+
+
+class MarqedImportRequestSchema(ma.Schema):
+    """Body of ``POST /api/planning/marqed-import``."""
+
+    marqed_dir = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=1024),
+        metadata={"description": "Absolute path of the MarQed tree on the Junction host."},
+    )
+    cycle_id = ma.fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "Add every created work item to this cycle."},
+    )
+    project_name = ma.fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={"description": "Junction project whose MQ Planning configuration to use."},
+    )
+
+
+class MarqedEntitySchema(ma.Schema):
+    """What happened to one MarQed entity."""
+
+    identifier = ma.fields.String(required=True)
+    name = ma.fields.String(required=True)
+    entity_type = ma.fields.String(
+        required=True, validate=validate.OneOf(["epic", "feature", "story", "task"])
+    )
+    planning_type = ma.fields.String(
+        required=True, validate=validate.OneOf(["module", "work_item"])
+    )
+    planning_id = ma.fields.String(required=True)
+    action = ma.fields.String(
+        required=True, validate=validate.OneOf(["created", "existing", "error"])
+    )
+    error = ma.fields.String(required=True)
+
+
+class MarqedSummarySchema(ma.Schema):
+    """The seed's MarQed import summary (plus ``existing`` and the cycle outcome)."""
+
+    total_entities = ma.fields.Integer(required=True)
+    created = ma.fields.Integer(required=True)
+    existing = ma.fields.Integer(required=True)
+    errors = ma.fields.Integer(required=True)
+    modules_created = ma.fields.Integer(required=True)
+    work_items_created = ma.fields.Integer(required=True)
+    cycle_id = ma.fields.String(allow_none=True)
+    cycle_linked = ma.fields.Integer(required=True)
+    cycle_error = ma.fields.String(allow_none=True)
+    entities = ma.fields.List(ma.fields.Nested(MarqedEntitySchema), required=True)

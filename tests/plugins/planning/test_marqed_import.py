@@ -139,9 +139,9 @@ def test_beyond_the_wait_budget_answers_202_and_reports_progress(
     assert op["progress"]["done"] == op["progress"]["total"] == TOTAL + 2
     with planning.app.app_context():
         progress = db.session.scalars(
-            sa.select(Event).where(
-                Event.channel == f"operation:{op['id']}", Event.type == "operation.progress"
-            )
+            sa.select(Event)
+            .where(Event.channel == f"operation:{op['id']}", Event.type == "operation.progress")
+            .order_by(Event.id)
         ).all()
     assert len(progress) == TOTAL + 2
     assert progress[0].data["progress"]["message"] == "EPIC-001 created"

@@ -9,11 +9,12 @@ is held near 14/minute and import bursts to at most 50/minute.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from app.errors import JunctionError
+from app.errors import JunctionError, field_error
 from app.http import HttpError, RateLimit, ServiceClient
 
 SERVICE = "plane"
@@ -87,6 +88,12 @@ class CycleCompleted(PlaneError):
     """Plane refuses changes to a cycle whose end date has passed."""
 
     status, code = 409, "CYCLE_COMPLETED"
+
+
+class InvalidPlaneId(PlaneError):
+    """An id that is not a Plane UUID: the seed's 400 for an invalid ``cycle_id``."""
+
+    status, code = 400, "PLANNING_INVALID_ID"
 
 
 def to_problem(error: HttpError, what: str = "MQ Planning") -> PlaneError:
@@ -215,7 +222,7 @@ class PlaneClient:
 
     def cycle(self, cycle_id: str, bucket: str | None = None) -> dict[str, Any]:
         """One cycle."""
-        return self.http.get(f"{self.base}/cycles/{cycle_id}/", bucket=bucket).json()
+        return self.http.get(f"{self.base}/cycles/{plane_id(cycle_id)}/", bucket=bucket).json()
 
     def cycle_work_items(
         self,
@@ -226,7 +233,7 @@ class PlaneClient:
         """The cycle's work items, states and labels expanded: one call per page."""
         return list(
             self.paginate(
-                f"{self.base}/cycles/{cycle_id}/cycle-issues/",
+                f"{self.base}/cycles/{plane_id(cycle_id)}/cycle-issues/",
                 {"expand": "state,labels"},
                 bucket=bucket,
                 on_page=on_page,
@@ -294,7 +301,7 @@ class PlaneClient:
         """Link work items to a module (repeating it is harmless)."""
         if issue_ids:
             self.http.post(
-                f"{self.base}/modules/{module_id}/module-issues/",
+                f"{self.base}/modules/{plane_id(module_id, 'module_id')}/module-issues/",
                 json={"issues": issue_ids},
                 bucket="import",
                 idempotent=True,
@@ -306,7 +313,7 @@ class PlaneClient:
             return
         try:
             self.http.post(
-                f"{self.base}/cycles/{cycle_id}/cycle-issues/",
+                f"{self.base}/cycles/{plane_id(cycle_id)}/cycle-issues/",
                 json={"issues": issue_ids},
                 bucket="import",
                 idempotent=True,
@@ -321,7 +328,7 @@ class PlaneClient:
     def comment(self, issue_id: str, html: str, external_id: str) -> tuple[str, bool]:
         """Comment on a work item once (the external id prevents a second comment)."""
         return self._create(
-            f"{self.base}/issues/{issue_id}/comments/",
+            f"{self.base}/issues/{plane_id(issue_id, 'work_item_id')}/comments/",
             {"comment_html": html, "external_source": EXTERNAL_SOURCE, "external_id": external_id},
         )
 
@@ -329,7 +336,7 @@ class PlaneClient:
         """Replace a cycle's description; :class:`CycleCompleted` once the cycle has ended."""
         try:
             self.http.patch(
-                f"{self.base}/cycles/{cycle_id}/",
+                f"{self.base}/cycles/{plane_id(cycle_id)}/",
                 json={"description": description},
                 bucket="import",
                 # The whole description is sent: repeating the PATCH changes nothing more.
@@ -342,6 +349,24 @@ class PlaneClient:
                     "retrospective was not written to the cycle."
                 ) from error
             raise
+
+
+def plane_id(value: Any, field: str = "cycle_id") -> str:
+    """``value`` when it is a Plane UUID, else the seed's 400 (invalid ``cycle_id``).
+
+    Plane's ids are UUIDs and go into URL paths: a value with ``/``, ``..`` or ``?`` would
+    reach another Plane endpoint (``../../users/me``) or answer "success" from the wrong one.
+    """
+    text = str(value or "")
+    if not _UUID.fullmatch(text):
+        raise InvalidPlaneId(
+            f"{field} must be a Plane UUID such as 550e8400-e29b-41d4-a716-446655440000.",
+            errors=[field_error(field, "Not a Plane UUID.", "invalid")],
+        )
+    return text
+
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def _code(error: HttpError) -> str | None:

@@ -20,7 +20,7 @@ from app import operations
 from app.errors import ValidationFailed, field_error
 from app.http import HttpError
 from plugins.planning import config, marqed, release_notes, service
-from plugins.planning.client import CycleCompleted, PlaneClient
+from plugins.planning.client import CycleCompleted, PlaneClient, plane_id
 from plugins.planning.marqed import Entity, MarqedParseError, MarqedTree
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,8 @@ def start_import(
 ) -> tuple[int, dict[str, Any]]:
     """Validate, then import within ``wait`` seconds: ``(200, summary)`` or ``(202, ...)``."""
     tree = parse_or_422(marqed_dir)
+    if cycle_id is not None:
+        plane_id(cycle_id)  # 400 now, not after every work item has been created
     project = service.resolve_project(project_name)
     plane = config.plane_config(project)  # 401/400 now rather than in the operation
     root = str(tree.root.resolve())

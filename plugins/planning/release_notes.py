@@ -155,9 +155,11 @@ def _checked(folder: Path, filename: str) -> Path:
     try:
         resolved = path.resolve(strict=True)
         folder_resolved = folder.resolve(strict=True)
+        project_resolved = folder.parent.resolve(strict=True)
     except (FileNotFoundError, RuntimeError):
         raise NotFound(f"No release notes named {filename!r}.") from None
-    if resolved.parent != folder_resolved:
+    # ``releases`` itself may be a symbolic link: it must not lead out of the project.
+    if not folder_resolved.is_relative_to(project_resolved) or resolved.parent != folder_resolved:
         raise NotFound(f"No release notes named {filename!r}.")
     if not stat.S_ISREG(os.stat(resolved).st_mode):
         raise NotFound(f"No release notes named {filename!r}.")

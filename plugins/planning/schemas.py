@@ -13,6 +13,13 @@ PROJECT_NAME = ma.fields.String(
 )
 
 
+# Python's $ also matches before a trailing newline, which would then reach the URL paths these
+# values are put in; (?!\n) refuses it and, unlike \Z, is valid in OpenAPI's ECMA patterns.
+UUID_PATTERN = (
+    r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?!\n)$"
+)
+
+
 class ProjectQuerySchema(ma.Schema):
     """``?project_name=X`` (optional)."""
 
@@ -42,21 +49,18 @@ class ConfigUpdateSchema(ma.Schema):
     planning_api_url = ma.fields.String(allow_none=True, validate=validate.Length(max=2048))
     planning_api_key = ma.fields.String(allow_none=True, validate=validate.Length(min=1, max=512))
     planning_workspace_slug = ma.fields.String(
-        allow_none=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")
+        allow_none=True, validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}(?!\n)$")
     )
     planning_project_id = ma.fields.String(
         allow_none=True,
-        validate=validate.Regexp(
-            r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
-            error="Must be a Plane project UUID.",
-        ),
+        validate=validate.Regexp(UUID_PATTERN, error="Must be a Plane project UUID."),
     )
     planning_sync_enabled = ma.fields.Boolean(allow_none=True)
     planning_poll_interval = ma.fields.Integer(
         allow_none=True, validate=validate.Range(min=10, max=86400)
     )
     planning_active_cycle_id = ma.fields.String(
-        allow_none=True, validate=validate.Length(min=1, max=64)
+        allow_none=True, validate=validate.Regexp(UUID_PATTERN, error="Must be a Plane cycle UUID.")
     )
     planning_webhook_secret = ma.fields.String(
         allow_none=True,

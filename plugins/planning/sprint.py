@@ -31,7 +31,7 @@ from app.domain.models import Feature, Project
 from app.errors import BadRequest
 from app.http import HttpError
 from plugins.planning import config, git, release_notes, reports, service
-from plugins.planning.client import CycleCompleted
+from plugins.planning.client import CycleCompleted, InvalidPlaneId, plane_id
 from plugins.planning.models import SprintCompletion
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,7 @@ def start_completion(
             "No cycle_id given and no planning_active_cycle_id configured for the project.",
             code="NO_ACTIVE_CYCLE",
         )
+    cycle_id = plane_id(cycle_id)  # 400 before anything else, as for import-cycle
     done = completed(project, cycle_id)
     if done is not None:
         return 200, dict(done.result)
@@ -164,6 +165,11 @@ def _complete(ctx: operations.OperationContext) -> dict[str, Any]:
                     work_item,
                     _comment_html(cycle, feature, stats.get(feature.id)),
                     external_id=f"junction:sprint:{cycle_id}:{work_item}",
+                )
+            except InvalidPlaneId:
+                warnings.append(
+                    f"Feature {feature.name!r} is linked to {work_item!r}, which is not a Plane "
+                    "work item id; no comment written."
                 )
             except HttpError as error:
                 if error.category != "not_found":

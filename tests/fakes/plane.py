@@ -762,9 +762,10 @@ class FakePlane:
             raise PlaneError(400, {"comment_html": ["This field is required."]})
         ext_id, ext_source = body.get("external_id"), body.get("external_source")
         if ext_id and ext_source:
+            # Plane looks the external id up in the whole project, not only on this work item.
             for comment in self.state.comments.values():
                 if (
-                    comment["issue"] == iid
+                    comment["project"] == pid
                     and comment["external_id"] == ext_id
                     and comment["external_source"] == ext_source
                 ):

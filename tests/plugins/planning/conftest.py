@@ -169,13 +169,20 @@ def make_planning(
     clock: FakeClock,
     http_options: dict[str, Any],
     tmp_path: Path,
-) -> Callable[..., Planning]:
-    """Build a configured app (extra config overrides allowed)."""
+) -> Iterator[Callable[..., Planning]]:
+    """Build a configured app (extra config overrides allowed).
+
+    At teardown the apps' operation runner threads are stopped and joined while the fake
+    Plane still answers: the tests share one database, and a runner thread outliving its test
+    would otherwise claim the next test's operations with the old test's client.
+    """
+    apps: list[Flask] = []
 
     def factory(
         overrides: dict[str, Any] | None = None, headers: dict[str, str] | None = None
     ) -> Planning:
         app = make_app(overrides)
+        apps.append(app)
         install_client_factory(app, http_options)
         client = app.test_client()
         plane_project = fake.add_project()
@@ -202,7 +209,15 @@ def make_planning(
         assert response.status_code == 200, response.get_json()
         return env
 
-    return factory
+    yield factory
+    from app import operations
+
+    for app in apps:
+        runtime = operations.runtime(app)
+        runtime.runner_threads = 0
+        for thread in list(runtime.threads):
+            thread.join(timeout=60)
+            assert not thread.is_alive(), "an operation runner thread did not finish"
 
 
 @pytest.fixture

@@ -48,7 +48,7 @@ def test_global_config_masks_the_key_and_never_returns_it(
 
 
 def test_per_project_values_fall_back_to_the_global_ones(planning: Planning) -> None:
-    other = str(uuid.uuid4())
+    other, cycle = str(uuid.uuid4()), str(uuid.uuid4())
     response = planning.post(
         "/api/planning/config",
         {"planning_project_id": other, "planning_poll_interval": 60},
@@ -62,10 +62,10 @@ def test_per_project_values_fall_back_to_the_global_ones(planning: Planning) -> 
 
     planning.post(
         "/api/planning/config",
-        {"project_name": "demo", "planning_poll_interval": 15, "planning_active_cycle_id": "c1"},
+        {"project_name": "demo", "planning_poll_interval": 15, "planning_active_cycle_id": cycle},
     )
     project = planning.get("/api/planning/config?project_name=demo").get_json()
-    assert (project["planning_poll_interval"], project["planning_active_cycle_id"]) == (15, "c1")
+    assert (project["planning_poll_interval"], project["planning_active_cycle_id"]) == (15, cycle)
     glob = planning.get("/api/planning/config").get_json()
     assert (glob["planning_poll_interval"], glob["planning_active_cycle_id"]) == (60, None)
     assert glob["planning_project_id"] == other

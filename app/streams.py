@@ -454,11 +454,33 @@ def list_events(channel: list[str], after: int, limit: int, offset: int) -> dict
     return page
 
 
+# The schema of a ``text/event-stream`` response describes one event (Open API 3.2 calls it
+# ``itemSchema``; before 3.2, tools such as schemathesis read ``schema`` that way): its fields
+# as an EventSource sees them. Comments (heartbeats) and ``retry:`` lines are not events.
+SSE_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "id": {
+            "type": "string",
+            "pattern": "^[0-9]+$",
+            "description": "The event's id; absent on a `dropped` notice.",
+        },
+        "event": {"type": "string", "description": "Always `message`."},
+        "data": {
+            "type": "string",
+            "contentMediaType": "application/json",
+            "description": "The event as JSON (as in `GET /api/events`), or a `dropped` notice.",
+        },
+    },
+    "required": ["data"],
+}
+
+
 @api_blp.get("/stream")
 @api_blp.arguments(StreamQuerySchema, location="query", as_kwargs=True)
 @api_blp.response(
     200,
-    {"type": "string"},
+    SSE_EVENT_SCHEMA,
     content_type="text/event-stream",
     description=(
         "Server-sent events: `id: <event id>` and `data: <event JSON>` per event; "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import http
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -189,13 +190,17 @@ def require_json_body() -> Response | None:
     a confusing "missing field" error instead of naming the real mistake. NUL characters are
     refused in the path, the query string and JSON strings because PostgreSQL cannot store them
     in text: rejecting them here gives every endpoint, plugins' included, a 422 instead of a
-    driver error.
+    driver error. Unpaired UTF-16 surrogates (``"\\ud800"`` in JSON) are refused the same way:
+    Python parses them, but no UTF-8 encoder (database drivers, logs) accepts them.
     """
     if not request.path.startswith("/api/"):
         return None
     nul = _nul_problem()
     if nul is not None:
         return nul
+    surrogates = _surrogate_problem()
+    if surrogates is not None:
+        return surrogates
     if request.method not in BODY_METHODS:
         return None
     has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
@@ -231,20 +236,54 @@ def _nul_problem() -> Response | None:
     return problem(422, "NUL characters (\\u0000) are not accepted.", errors=bad)
 
 
-def _nul_paths(value: Any, path: str) -> list[str]:
-    """Field paths (``a.b.0``) of the JSON strings, or object keys, that contain NUL."""
+def _surrogate_problem() -> Response | None:
+    # Only JSON ``\\uXXXX`` escapes can carry them: Werkzeug decodes the path and the query
+    # string as UTF-8 with replacement characters.
+    if not request.is_json or _is_raw(current_app.view_functions.get(request.endpoint or "")):
+        return None
+    body = request.get_json(silent=True)
+    bad = [
+        # A path may hold a surrogate itself (an object key): escape it, as it is echoed back.
+        field_error(
+            path.encode("utf-8", "backslashreplace").decode(),
+            "Must not contain unpaired UTF-16 surrogates.",
+            "invalid_unicode",
+        )
+        for path in _nul_paths(body, "", _has_surrogate)
+    ]
+    if not bad:
+        return None
+    return problem(
+        422, "Unpaired UTF-16 surrogates (\\ud800-\\udfff) are not accepted.", errors=bad
+    )
+
+
+def _has_nul(text: str) -> bool:
+    return "\x00" in text
+
+
+def _has_surrogate(text: str) -> bool:
+    return _SURROGATE.search(text) is not None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _nul_paths(value: Any, path: str, bad: Callable[[str], bool] = _has_nul) -> list[str]:
+    """Field paths (``a.b.0``) of the JSON strings, or object keys, where ``bad`` holds
+    (by default: that contain NUL)."""
     if isinstance(value, str):
-        return [path] if "\x00" in value else []
+        return [path] if bad(value) else []
     found: list[str] = []
     if isinstance(value, dict):
         for key, item in value.items():
             child = f"{path}.{key}" if path else str(key)
-            if "\x00" in str(key):
+            if bad(str(key)):
                 found.append(child)
-            found.extend(_nul_paths(item, child))
+            found.extend(_nul_paths(item, child, bad))
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            found.extend(_nul_paths(item, f"{path}.{index}" if path else str(index)))
+            found.extend(_nul_paths(item, f"{path}.{index}" if path else str(index), bad))
     return found
 
 
@@ -325,13 +364,35 @@ def page_of(item_schema: type[ma.Schema], name: str | None = None) -> type[ma.Sc
     )
 
 
-def paginate(query: sa.Select[Any], limit: int, offset: int) -> dict[str, Any]:
-    """Run ``query`` for one page and count the whole; the envelope every list returns."""
-    total = db.session.scalar(
-        sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
-    )
-    items = db.session.scalars(query.limit(limit).offset(offset)).all()
-    return {"items": items, "total": total or 0, "limit": limit, "offset": offset}
+def paginate(
+    query: sa.Select[Any], limit: int, offset: int, *, rows: bool = False
+) -> dict[str, Any]:
+    """Run ``query`` for one page and count the whole; the envelope every list returns.
+
+    The items are the first column of each result row (the entity of ``select(Model)``), or with
+    ``rows=True`` each whole row as a mapping by column name (for a ``select`` of columns).
+
+    The page and the total come from one statement, the count as an uncorrelated scalar
+    subquery beside the page's columns: evaluated once by SQLite and PostgreSQL, and unlike
+    ``count(*) OVER ()`` it leaves the page's ORDER BY ... LIMIT free to use an index. It counts
+    exactly what the separate ``count`` did (the query without its ORDER BY), so DISTINCT and
+    GROUP BY queries are counted as before. Only an empty page past the end (where no row
+    carries the total) costs a second statement.
+    """
+    counted = query.add_columns(_count_query(query).scalar_subquery().label("_junction_total"))
+    result = db.session.execute(counted.limit(limit).offset(offset)).all()
+    if result:
+        total = result[0][-1]
+    elif offset:
+        total = db.session.scalar(_count_query(query)) or 0
+    else:
+        total = 0
+    items = [row._mapping for row in result] if rows else [row[0] for row in result]
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+def _count_query(query: sa.Select[Any]) -> sa.Select[Any]:
+    return sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
 
 
 # -- problem schema for the OpenAPI document ----------------------------------------------------

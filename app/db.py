@@ -84,11 +84,13 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
 
 def engine_options(url: str, echo: bool) -> dict[str, Any]:
     """Engine options for ``url``: pre-ping and pool sizes for servers, timeouts for SQLite."""
-    options: dict[str, Any] = {"echo": echo, "pool_pre_ping": True}
+    options: dict[str, Any] = {"echo": echo}
     if url.startswith("sqlite"):
+        # No pre-ping: a SQLite connection is a file handle that no server can drop, and the
+        # ping would be one more statement on every request's checkout.
         options["connect_args"] = {"timeout": 10, "check_same_thread": False}
     else:
-        options.update(pool_size=5, max_overflow=10, pool_recycle=1800)
+        options.update(pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
     return options
 
 

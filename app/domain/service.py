@@ -57,9 +57,15 @@ def get_project(name: str) -> Project:
     return project
 
 
+# What a project page shows (``ProjectSchema``): the list reads these columns as rows instead of
+# loading ORM objects into the session, which it would only read and discard.
+_PROJECT_LIST_COLUMNS = ("name", "path", "description", "created_at", "updated_at")
+
+
 def list_projects(limit: int, offset: int) -> dict[str, Any]:
-    """A page of projects in name order."""
-    return paginate(sa.select(Project).order_by(Project.name), limit, offset)
+    """A page of projects in name order; the items are read-only rows keyed by column name."""
+    columns = [getattr(Project, name) for name in _PROJECT_LIST_COLUMNS]
+    return paginate(sa.select(*columns).order_by(Project.name), limit, offset, rows=True)
 
 
 def create_project(name: str, path: str, description: str = "") -> Project:

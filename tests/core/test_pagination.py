@@ -90,3 +90,26 @@ def test_every_list_documents_paging_and_the_envelope(client) -> None:
         envelope = schemas[ref.rsplit("/", 1)[1]]
         assert set(envelope["required"]) == {"items", "total", "limit", "offset"}
         assert envelope["properties"]["items"]["type"] == "array"
+
+
+def test_paginate_counts_distinct_queries_like_a_separate_count(app, many_projects) -> None:
+    # The total rides along the page as a scalar subquery; it must count what the query
+    # selects (here 2 distinct descriptions over 7 rows), not the underlying rows.
+    import sqlalchemy as sa
+
+    from app.api import paginate
+    from app.db import db
+    from app.domain.models import Project
+
+    with app.app_context():
+        for index, project in enumerate(db.session.scalars(sa.select(Project)).all()):
+            project.description = "even" if index % 2 == 0 else "odd"
+        db.session.commit()
+        query = sa.select(Project.description).distinct().order_by(Project.description)
+        page = paginate(query, limit=1, offset=0)
+        assert page["total"] == 2 and page["items"] == ["even"]
+        past_end = paginate(query, limit=1, offset=5)
+        assert past_end["total"] == 2 and past_end["items"] == []
+        rows = paginate(sa.select(Project.name).order_by(Project.name), 2, 0, rows=True)
+        assert [row["name"] for row in rows["items"]] == many_projects[:2]
+        assert rows["total"] == 7

@@ -59,9 +59,11 @@ def junction_migrations() -> str | None:
 def junction_settings() -> Mapping[str, Any] | None:
     """Return the plugin's settings declaration: ``{"namespace": str, "fields": {...}}``.
 
-    Each field is ``{"type": "str"|"int"|"bool"|"float", "default": ..., "secret": bool,
-    "scope": "global"|"project"|"both", "help": str}``. Secret fields are stored encrypted when
-    ``JUNCTION_SECRET_KEY`` is set and are never returned in clear (see ``app.settings``).
+    Each field is ``{"type": "str"|"int"|"float"|"bool"|"list"|"json", "default": ...,
+    "secret": bool, "scope": "global"|"project"|"both", "help": str}``, optionally with
+    ``choices`` and ``min``/``max``. Secret fields are stored encrypted when
+    ``JUNCTION_SECRET_KEY`` is set and are never returned in clear (see ``app.settings`` and
+    ``docs/settings.md``).
     """
 
 

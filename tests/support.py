@@ -191,3 +191,29 @@ def migrate_database(url: str, instance: Path, env: dict[str, str] | None = None
         check=True,
         capture_output=True,
     )
+
+
+def start_operations_runner(
+    env: dict[str, str], log_path: Path, app: str = "wsgi"
+) -> subprocess.Popen[bytes]:
+    """A real runner process, ``flask junction operations run --wait``, in its own process
+    group (so a test can SIGKILL it); its output goes to ``log_path``."""
+    log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
+    return subprocess.Popen(
+        [
+            str(VENV_BIN / "flask"),
+            "--app",
+            app,
+            "junction",
+            "operations",
+            "run",
+            "--wait",
+            "--poll",
+            "0.1",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )

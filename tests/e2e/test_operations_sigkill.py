@@ -29,7 +29,12 @@ from app import operations as ops
 from app.db import db
 from app.operations.models import Operation
 from tests.plugins import opsplugin
-from tests.support import ROOT, VENV_BIN, fresh_database, migrate_database, wait_until
+from tests.support import (
+    fresh_database,
+    migrate_database,
+    start_operations_runner,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -90,29 +95,6 @@ class ThingsService:
             return sum(self.creates.values())
 
 
-def start_runner(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    """A runner process: ``flask junction operations run --wait`` with the test plugin."""
-    log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(
-        [
-            str(VENV_BIN / "flask"),
-            "--app",
-            "tests.e2e.ops_wsgi",
-            "junction",
-            "operations",
-            "run",
-            "--wait",
-            "--poll",
-            "0.1",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-
-
 def test_sigkilled_runner_is_resumed_without_duplicate_side_effects(tmp_path: Path) -> None:
     instance = tmp_path / "instance"
     instance.mkdir()
@@ -151,7 +133,9 @@ def test_sigkilled_runner_is_resumed_without_duplicate_side_effects(tmp_path: Pa
                         ).one()
                     return dict(found._mapping)
 
-                first = start_runner(env, tmp_path / "runner-1.log")
+                first = start_operations_runner(
+                    env, tmp_path / "runner-1.log", app="tests.e2e.ops_wsgi"
+                )
                 runners.append(first)
                 wait_until(
                     lambda: service.created_count() == KILL_AFTER,
@@ -172,7 +156,9 @@ def test_sigkilled_runner_is_resumed_without_duplicate_side_effects(tmp_path: Pa
                 os.kill(first.pid, signal.SIGKILL)
                 assert first.wait(timeout=10) == -signal.SIGKILL
 
-                second = start_runner(env, tmp_path / "runner-2.log")
+                second = start_operations_runner(
+                    env, tmp_path / "runner-2.log", app="tests.e2e.ops_wsgi"
+                )
                 runners.append(second)
                 assert second.wait(timeout=60) == 0, (tmp_path / "runner-2.log").read_text()
 

@@ -22,33 +22,16 @@ from app.domain import service as domain
 from plugins.planning import marqed_import
 from tests.fakes.marqed_tree import make_tree
 from tests.fakes.plane import FakePlane
-from tests.support import ROOT, VENV_BIN, fresh_database, migrate_database, wait_until
+from tests.support import (
+    fresh_database,
+    migrate_database,
+    start_operations_runner,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 
 HOLD_AT = 5
-
-
-def start_runner(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
-    log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
-    return subprocess.Popen(
-        [
-            str(VENV_BIN / "flask"),
-            "--app",
-            "wsgi",
-            "junction",
-            "operations",
-            "run",
-            "--wait",
-            "--poll",
-            "0.1",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
 
 
 def test_killed_marqed_import_resumes_without_duplicates(tmp_path: Path) -> None:
@@ -95,7 +78,7 @@ def test_killed_marqed_import_resumes_without_duplicates(tmp_path: Path) -> None
                     {"marqed_dir": str(tree), "cycle_id": None, "project_name": "demo"},
                     project="demo",
                 )
-                first = start_runner(env, tmp_path / "runner-1.log")
+                first = start_operations_runner(env, tmp_path / "runner-1.log")
                 runners.append(first)
                 wait_until(fake.holding.is_set, timeout=30, what="the held create")
                 assert len(fake.objects_by_external_id()) == HOLD_AT
@@ -104,7 +87,7 @@ def test_killed_marqed_import_resumes_without_duplicates(tmp_path: Path) -> None
                 fake.release.set()
                 assert len(ops.get_operation(op.id).checkpoint["ids"]) == HOLD_AT - 1
 
-                second = start_runner(env, tmp_path / "runner-2.log")
+                second = start_operations_runner(env, tmp_path / "runner-2.log")
                 runners.append(second)
                 assert second.wait(timeout=60) == 0, (tmp_path / "runner-2.log").read_text()
                 done = ops.get_operation(op.id)

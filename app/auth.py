@@ -51,6 +51,16 @@ def is_loopback(address: str | None) -> bool:
     return ip.is_loopback
 
 
+def is_direct_loopback() -> bool:
+    """Whether the current request comes from this host itself, not through a proxy.
+
+    Behind a reverse proxy on the same host every client arrives from loopback; a forwarded
+    request is somebody else's, so it does not count as local.
+    """
+    forwarded = "X-Forwarded-For" in request.headers or "Forwarded" in request.headers
+    return is_loopback(request.remote_addr) and not forwarded
+
+
 def token_matches(candidate: str, tokens: Iterable[str]) -> bool:
     """Constant-time check of ``candidate`` against every configured token.
 
@@ -82,10 +92,7 @@ def check_request() -> Response | None:
 
     tokens: list[str] = current_app.config["JUNCTION"]["API_TOKENS"]
     if not tokens:
-        # Behind a reverse proxy on the same host every client arrives from loopback; a
-        # forwarded request is somebody else's, so the loopback pass does not apply to it.
-        forwarded = "X-Forwarded-For" in request.headers or "Forwarded" in request.headers
-        if is_loopback(request.remote_addr) and not forwarded:
+        if is_direct_loopback():
             g.caller = "loopback"
             return None
         return problem(

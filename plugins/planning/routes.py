@@ -9,7 +9,7 @@ from flask import Response, current_app, jsonify, request
 from flask_smorest import Blueprint
 
 from app.api import raw_body
-from app.auth import auth_exempt, is_loopback
+from app.auth import auth_exempt, is_direct_loopback
 from app.errors import BadRequest, Forbidden, JunctionError
 from app.idempotency import idempotent
 from plugins.planning import (
@@ -149,11 +149,6 @@ def marqed_import_route(body: dict[str, Any], wait: float) -> Any:
     return _answer(status, result)
 
 
-def _forwarded() -> bool:
-    """Whether a proxy forwarded the request (it came from elsewhere, not from this host)."""
-    return "X-Forwarded-For" in request.headers or "Forwarded" in request.headers
-
-
 def _answer(status: int, body: dict[str, Any]) -> Any:
     """The 200 body (serialised by the route's schema), or a 202 response as is."""
     if status == 202:
@@ -208,7 +203,7 @@ def receive_webhook() -> dict[str, Any]:
         if not webhooks.verify(body, signature, secrets):
             current_app.logger.warning("planning webhook rejected: bad or missing signature")
             raise Forbidden("Invalid webhook signature.", code="INVALID_SIGNATURE")
-    elif not is_loopback(request.remote_addr) or _forwarded():
+    elif not is_direct_loopback():
         # As the core's loopback guard: behind a proxy on the same host every sender arrives
         # from loopback, so a forwarded delivery is somebody else's and needs the signature.
         raise Forbidden(

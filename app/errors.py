@@ -221,6 +221,8 @@ def _code_for(message: str) -> str:
         return "unknown_field"
     if "not a valid" in lowered:
         return "invalid_type"
+    if "not an existing directory" in lowered:
+        return "not_a_directory"
     return "invalid"
 
 

@@ -6,6 +6,8 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.api import DbInteger, PageQuerySchema, UtcDateTime, page_of
+from app.db import utcnow
+from app.domain.paths import MAX_PATH, path_problem
 
 PROJECT_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 AGENT_TYPES = ("testing", "coding")
@@ -21,6 +23,14 @@ class ProjectSchema(ma.Schema):
     updated_at = ma.fields.DateTime(required=True)
 
 
+def _existing_directory(value: str) -> None:
+    """Field validator: the path check runs with the other fields' checks, so one 422 lists
+    every bad field (an empty name *and* a missing directory)."""
+    problem = path_problem(value)
+    if problem is not None:
+        raise ma.ValidationError(problem["message"])
+
+
 class ProjectCreateSchema(ma.Schema):
     """Body of ``POST /api/projects``."""
 
@@ -31,14 +41,18 @@ class ProjectCreateSchema(ma.Schema):
             error="Use 1-64 letters, digits, '-' or '_', starting with a letter or digit.",
         ),
     )
-    path = ma.fields.String(required=True, validate=validate.Length(min=1, max=1024))
+    path = ma.fields.String(
+        required=True,
+        validate=[validate.Length(min=1, max=MAX_PATH), _existing_directory],
+        metadata={"description": "An existing directory on the Junction host (absolute)."},
+    )
     description = ma.fields.String(load_default="", validate=validate.Length(max=10_000))
 
 
 class ProjectUpdateSchema(ma.Schema):
     """Body of ``PATCH /api/projects/{name}``; every field optional."""
 
-    path = ma.fields.String(validate=validate.Length(min=1, max=1024))
+    path = ma.fields.String(validate=[validate.Length(min=1, max=MAX_PATH), _existing_directory])
     description = ma.fields.String(validate=validate.Length(max=10_000))
 
 
@@ -126,7 +140,10 @@ class TestRunCreateSchema(ma.Schema):
 
     passed = ma.fields.Boolean(required=True)
     agent_type = ma.fields.String(required=True, validate=validate.OneOf(AGENT_TYPES))
-    started_at = UtcDateTime(required=True)
+    started_at = UtcDateTime(
+        load_default=utcnow,
+        metadata={"description": "When the run started; default: when it is recorded (now)."},
+    )
     completed_at = UtcDateTime(allow_none=True, load_default=None)
     return_code = ma.fields.Integer(
         allow_none=True, load_default=None, validate=validate.Range(min=-255, max=255)

@@ -6,9 +6,7 @@ request leaves nothing behind. Each change publishes a domain event on channel `
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,6 +16,7 @@ from app import events
 from app.api import paginate
 from app.db import db
 from app.domain.models import Feature, Project, TestRun
+from app.domain.paths import normalised, path_problem
 from app.errors import Conflict, NotFound, ValidationFailed, field_error
 
 CHANNEL = "projects"
@@ -27,21 +26,14 @@ CHANNEL = "projects"
 
 
 def _check_path(path: str) -> str:
-    resolved = Path(os.path.expanduser(path))
-    if not resolved.is_absolute():
-        raise ValidationFailed(
-            "path must be absolute.", errors=[field_error("path", "Give an absolute path.")]
-        )
-    try:
-        is_dir = resolved.is_dir()
-    except (OSError, ValueError):  # a component too long, and the like: not a directory either
-        is_dir = False
-    if not is_dir or len(str(resolved)) > 1024:
-        raise ValidationFailed(
-            f"path {path!r} is not an existing directory on the Junction host.",
-            errors=[field_error("path", "Not an existing directory.", "not_a_directory")],
-        )
-    return str(resolved)
+    problem = path_problem(path)
+    if problem is None:
+        return normalised(path)
+    if problem["code"] == "not_a_directory":
+        detail = f"path {path!r} is not an existing directory on the Junction host."
+    else:
+        detail = "path must be absolute."
+    raise ValidationFailed(detail, errors=[problem])
 
 
 def project_event_data(project: Project) -> dict[str, Any]:
@@ -55,6 +47,26 @@ def get_project(name: str) -> Project:
     if project is None:
         raise NotFound(f"No project named {name!r}. Register it with POST /api/projects.")
     return project
+
+
+def require_project(name: str | None, *, field: str = "project_name") -> Project:
+    """The project named ``name``: 404 when unknown, 422 naming ``field`` when no name is given.
+
+    What a plugin's route or CLI command calls with the ``project_name`` it was given.
+    """
+    if not name:
+        raise ValidationFailed(
+            f"{field} is required.", errors=[field_error(field, "Required.", "required")]
+        )
+    return get_project(name)
+
+
+def find_project(name: str | None) -> Project | None:
+    """The project named ``name`` (404 when unknown), or ``None`` when no name is given.
+
+    For endpoints where the project is optional (a global configuration otherwise).
+    """
+    return get_project(name) if name else None
 
 
 # What a project page shows (``ProjectSchema``): the list reads these columns as rows instead of

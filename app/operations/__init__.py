@@ -5,7 +5,8 @@ Plugins declare handlers with ``junction_operations()`` -> ``{kind: handler}``; 
 (:func:`run_pending`, the scheduler's ``operations.runner`` job, ``flask junction operations
 run``) claim due rows atomically, renew their lease while the handler works, retry temporary
 failures with backoff, and take over rows whose lease expired, resuming from the checkpoint.
-See ``docs/operations.md``.
+A route answers with :func:`submit_and_respond` (200 with the result, 202 with the operation,
+or the failure's problem). See ``docs/operations.md``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,13 @@ import logging
 
 from flask import Flask
 
+from app.operations.answer import (
+    OperationFailed,
+    accepted,
+    outcome,
+    submit_and_respond,
+    submit_and_wait,
+)
 from app.operations.models import FINISHED, STATUSES, UNFINISHED, Operation
 from app.operations.runner import (
     OperationContext,
@@ -29,8 +37,10 @@ from app.operations.runtime import (
     PermanentFailure,
     Runtime,
     TemporaryFailure,
+    failure_of,
     runtime,
 )
+from app.operations.schemas import AcceptedSchema, WaitQuerySchema
 from app.operations.service import (
     cancel_operation,
     get_operation,
@@ -45,18 +55,24 @@ __all__ = [
     "FINISHED",
     "STATUSES",
     "UNFINISHED",
+    "AcceptedSchema",
     "LeaseLost",
     "Operation",
     "OperationCancelled",
     "OperationContext",
+    "OperationFailed",
     "PermanentFailure",
     "Runtime",
     "TemporaryFailure",
+    "WaitQuerySchema",
+    "accepted",
     "cancel_operation",
     "claim_next",
+    "failure_of",
     "get_operation",
     "init_app",
     "list_operations",
+    "outcome",
     "register_handler",
     "retry_operation",
     "run_claimed",
@@ -64,6 +80,8 @@ __all__ = [
     "runner_job",
     "runtime",
     "submit",
+    "submit_and_respond",
+    "submit_and_wait",
     "wait_for",
 ]
 

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 
 from app.db import db
+from app.errors import JunctionError
 from app.operations.models import (
     CANCELLED,
     FAILED,
@@ -37,6 +38,7 @@ from app.operations.runtime import (
     PermanentFailure,
     Runtime,
     TemporaryFailure,
+    failure_of,
     new_lease_token,
     runtime,
 )
@@ -271,12 +273,16 @@ def classify(exc: BaseException) -> tuple[bool, str, float | None]:
 
 
 def _error(exc: BaseException, category: str, attempt: int) -> dict[str, Any]:
-    return {
+    error: dict[str, Any] = {
         "message": str(exc)[:MAX_ERROR_MESSAGE] or type(exc).__name__,
         "category": category,
         "type": type(exc).__name__,
         "attempt": attempt,
     }
+    problem = getattr(exc, "problem", None)
+    if problem:
+        error["problem"] = problem
+    return error
 
 
 def _finish(ctx: OperationContext, status: str, **values: Any) -> bool:
@@ -359,8 +365,12 @@ def run_claimed(
 
 
 def _record_failure(ctx: OperationContext, exc: Exception) -> str | None:
+    raised = type(exc).__name__
+    if isinstance(exc, JunctionError):
+        # A problem raised by the handler is kept as is for the request waiting on it.
+        exc = failure_of(exc)
     retryable, category, retry_after = classify(exc)
-    error = _error(exc, category, ctx.attempt)
+    error = {**_error(exc, category, ctx.attempt), "type": raised}
     if retryable and ctx.attempt < ctx.max_attempts:
         delay = ctx.runtime.backoff(ctx.attempt, retry_after)
         next_at = ctx.runtime.now() + dt.timedelta(seconds=delay)

@@ -7,6 +7,7 @@ inject a fake clock and a fixed random source instead of sleeping.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import random
 import socket
@@ -14,37 +15,132 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask import Flask, current_app
 
 from app.db import utcnow
+from app.errors import JunctionError
 
 EXTENSION = "junction_operations"
 
 
-class TemporaryFailure(Exception):
+# A failure's category, derived from the HTTP status of the problem it carries.
+STATUS_CATEGORIES: dict[int, str] = {
+    400: "validation",
+    401: "auth",
+    403: "permission",
+    404: "not_found",
+    409: "conflict",
+    413: "validation",
+    422: "validation",
+    429: "rate_limited",
+}
+
+
+def category_of_status(status: int) -> str:
+    """The failure category of an HTTP status (``temporary`` for 5xx, else ``validation``)."""
+    if status >= 500:
+        return "temporary"
+    return STATUS_CATEGORIES.get(status, "validation")
+
+
+def problem_of(error: JunctionError) -> dict[str, Any]:
+    """The problem members of ``error`` as stored in an operation's ``error.problem``.
+
+    ``status``, ``code``, ``title``, ``errors`` and the error's extra members (made
+    JSON-safe); ``detail`` is the failure's ``message`` and is not repeated.
+    """
+    problem: dict[str, Any] = {"status": int(error.status), "code": error.code}
+    if error.title:
+        problem["title"] = error.title
+    if error.errors:
+        problem["errors"] = error.errors
+    if error.extra:
+        problem["extra"] = json.loads(json.dumps(error.extra, default=str))
+    return problem
+
+
+class _CarriesProblem(Exception):
+    """Base of the handler failures: a message, a category and optionally a problem."""
+
+    category = "permanent"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        category: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(message)
+        if category is not None:
+            self.category = category
+        self.problem: dict[str, Any] | None = None
+        if status is not None or code is not None or extra:
+            self.problem = {"status": int(status or 502), "code": code or "OPERATION_FAILED"}
+            if extra:
+                self.problem["extra"] = json.loads(json.dumps(extra, default=str))
+
+
+class TemporaryFailure(_CarriesProblem):
     """Raise from a handler for a failure that may pass (timeouts, 5xx, rate limits).
 
     The operation goes back to ``pending`` and is retried with exponential backoff and jitter
-    until ``max_attempts``; ``retry_after`` (seconds) sets a lower bound on the delay.
+    until ``max_attempts``; ``retry_after`` (seconds) sets a lower bound on the delay. When the
+    attempts run out the operation fails with this failure's problem (see
+    :class:`PermanentFailure`).
     """
 
     category = "temporary"
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        category: str | None = None,
+        status: int | None = None,
+        code: str | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(message, category=category, status=status, code=code, **extra)
         self.retry_after = retry_after
 
 
-class PermanentFailure(Exception):
+class PermanentFailure(_CarriesProblem):
     """Raise from a handler for a failure that retrying cannot fix; the operation fails now.
 
     ``category`` names the kind of failure for clients (``validation``, ``auth``...).
+    ``status``, ``code`` and extra keywords are the problem a request waiting for the
+    operation answers (:func:`app.operations.submit_and_respond`): ``PermanentFailure("Cycle
+    not found", status=404, code="PLANNING_NOT_FOUND")``. Raising a
+    :class:`~app.errors.JunctionError` from a handler does the same with its own problem.
     """
 
-    def __init__(self, message: str, *, category: str = "permanent") -> None:
-        super().__init__(message)
-        self.category = category
+
+def failure_of(error: JunctionError) -> TemporaryFailure | PermanentFailure:
+    """The handler failure a :class:`~app.errors.JunctionError` stands for.
+
+    Retryable errors (``retryable=True``, 429, 5xx) become a :class:`TemporaryFailure` that
+    honours the error's ``Retry-After`` header; the others a :class:`PermanentFailure`. Both
+    keep the error's problem, so the request waiting for the operation answers it unchanged.
+    """
+    category = category_of_status(int(error.status))
+    failure: TemporaryFailure | PermanentFailure
+    if error.retryable or category in {"rate_limited", "temporary"}:
+        header = error.headers.get("Retry-After")
+        try:
+            retry_after = float(header) if header else None
+        except ValueError:
+            retry_after = None
+        failure = TemporaryFailure(error.detail, retry_after=retry_after, category=category)
+    else:
+        failure = PermanentFailure(error.detail, category=category)
+    failure.problem = problem_of(error)
+    return failure
 
 
 class OperationCancelled(Exception):

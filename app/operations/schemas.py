@@ -18,6 +18,16 @@ class ProgressSchema(ma.Schema):
     percent = ma.fields.Float(allow_none=True)
 
 
+class ProblemMembersSchema(ma.Schema):
+    """The problem a request waiting for the operation answers when it fails."""
+
+    status = ma.fields.Integer()
+    code = ma.fields.String()
+    title = ma.fields.String()
+    errors = ma.fields.List(ma.fields.Dict())
+    extra = ma.fields.Dict(metadata={"description": "Extra members of the problem document."})
+
+
 class OperationErrorSchema(ma.Schema):
     """Why the last attempt failed: a message and a category for clients to act on."""
 
@@ -31,6 +41,25 @@ class OperationErrorSchema(ma.Schema):
     type = ma.fields.String()
     attempt = ma.fields.Integer()
     retry_in = ma.fields.Float(metadata={"description": "Seconds until the next attempt."})
+    problem = ma.fields.Nested(ProblemMembersSchema)
+
+
+class WaitQuerySchema(ma.Schema):
+    """``?wait=`` seconds a request waits for its durable operation before answering 202."""
+
+    wait = ma.fields.Float(
+        load_default=20.0,
+        validate=validate.Range(min=0, max=300),
+        metadata={"description": "Seconds to wait for the result (0..300, default 20)."},
+    )
+
+
+class AcceptedSchema(ma.Schema):
+    """202: the work goes on as a durable operation; poll ``status_url``."""
+
+    operation_id = ma.fields.String(required=True)
+    status = ma.fields.String(required=True)
+    status_url = ma.fields.String(required=True)
 
 
 class OperationSchema(ma.Schema):

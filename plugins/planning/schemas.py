@@ -6,6 +6,8 @@ import marshmallow as ma
 from marshmallow import validate
 
 from app.api import PageQuerySchema, page_of
+from app.operations.schemas import AcceptedSchema as AcceptedSchema
+from app.operations.schemas import WaitQuerySchema as WaitQuerySchema
 
 PROJECT_NAME = ma.fields.String(
     validate=validate.Length(min=1, max=64),
@@ -168,24 +170,6 @@ class WebhookResultSchema(ma.Schema):
         required=True,
         validate=validate.OneOf(["processed", "deduped", "no_active_cycle", "ignored", "error"]),
     )
-
-
-class WaitQuerySchema(ma.Schema):
-    """``?wait=`` seconds to wait for a durable operation before answering 202."""
-
-    wait = ma.fields.Float(
-        load_default=20.0,
-        validate=validate.Range(min=0, max=300),
-        metadata={"description": "Seconds to wait for the result (0..300, default 20)."},
-    )
-
-
-class AcceptedSchema(ma.Schema):
-    """202: the work goes on as a durable operation; poll ``status_url``."""
-
-    operation_id = ma.fields.String(required=True)
-    status = ma.fields.String(required=True)
-    status_url = ma.fields.String(required=True)
 
 
 class CompleteSprintRequestSchema(ma.Schema):

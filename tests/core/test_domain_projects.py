@@ -187,3 +187,18 @@ def test_projects_are_listed_in_name_order(client, project_dir: Path) -> None:
         create(client, name, project_dir)
     names = [p["name"] for p in client.get("/api/projects").get_json()["items"]]
     assert names == ["alpha", "bravo", "charlie"]
+
+
+def test_one_answer_lists_every_bad_field(client, app: Flask) -> None:
+    response = client.post("/api/projects", json={"name": "", "path": "/definitely/not/here"})
+    assert response.status_code == 422
+    errors = {e["field"]: e["code"] for e in response.get_json()["errors"]}
+    assert errors == {"name": "invalid", "path": "not_a_directory"}
+    assert count(app, Project) == 0
+
+
+def test_patch_reports_a_missing_directory_as_a_field_error(client, project_dir: Path) -> None:
+    assert create(client, "p", project_dir).status_code == 201
+    response = client.patch("/api/projects/p", json={"path": "/definitely/not/here"})
+    assert response.status_code == 422
+    assert [e["code"] for e in response.get_json()["errors"]] == ["not_a_directory"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +66,7 @@ def test_optional_fields_default_to_null(client, features: list[int]) -> None:
 @pytest.mark.parametrize(
     ("payload", "fields"),
     [
-        ({}, {"passed", "agent_type", "started_at"}),
+        ({}, {"passed", "agent_type"}),  # started_at defaults to now
         (
             {"passed": True, "agent_type": "robot", "started_at": "2026-01-01T10:00:00Z"},
             {"agent_type"},
@@ -191,3 +192,27 @@ def test_deleting_a_feature_deletes_its_runs(client, app: Flask, features: list[
     assert client.delete(f"/api/projects/p/features/{one}").status_code == 204
     assert run_count(app) == 1
     assert client.get("/api/projects/p/test-runs").get_json()["total"] == 1
+
+
+def test_started_at_defaults_to_now(client, features: list[int]) -> None:
+    before = dt.datetime.now(dt.UTC)
+    response = client.post(
+        f"/api/projects/p/features/{features[0]}/test-runs",
+        json={"passed": True, "agent_type": "coding"},
+    )
+    after = dt.datetime.now(dt.UTC)
+    assert response.status_code == 201, response.get_json()
+    body = response.get_json()
+    started = dt.datetime.fromisoformat(body["started_at"])
+    assert started.utcoffset() == dt.timedelta(0)
+    # The stored precision may drop sub-second digits, so allow one second before the request.
+    assert before - dt.timedelta(seconds=1) <= started <= after
+    assert body["completed_at"] is None
+
+
+def test_openapi_says_started_at_is_optional(client) -> None:
+    spec = client.get("/api/openapi.json").get_json()
+    schema = spec["components"]["schemas"]["TestRunCreate"]
+    assert "started_at" in schema["properties"]
+    assert "started_at" not in schema.get("required", [])
+    assert set(schema["required"]) == {"passed", "agent_type"}

@@ -15,7 +15,6 @@ from app.config import ENV_PREFIX, KEYS
 def register_cli(app: Flask) -> None:
     """Create the ``junction`` group on ``app`` and let plugins add to it."""
     group = AppGroup("junction", help="Junction operator commands.")
-    group.parent_app_cli = app.cli  # type: ignore[attr-defined]
 
     @group.command("plugins")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -78,7 +77,9 @@ def register_cli(app: Flask) -> None:
 
     register_scheduler_cli(group)
     app.cli.add_command(group)
-    app.extensions["junction"].registry.call_each("junction_cli", cli=group)
+    # As FlaskBB's ``flaskbb_cli(cli, app)``: plugins add their groups to the application's
+    # own CLI group, so ``junction planning ...`` and ``flask planning ...`` both reach them.
+    app.extensions["junction"].registry.call_each("junction_cli", cli=app.cli, app=app)
 
 
 def config_markdown() -> str:

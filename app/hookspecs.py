@@ -90,11 +90,14 @@ def junction_operations() -> Mapping[str, Callable[..., Any]] | None:
 
 
 @hookspec
-def junction_cli(cli: click.Group) -> None:
-    """Add commands to the ``flask junction`` command group, or top-level groups to ``cli``.
+def junction_cli(cli: click.Group, app: Flask) -> None:
+    """Add the plugin's command group to ``cli``, the application's CLI group (``app.cli``).
 
-    ``cli`` is the ``junction`` group; ``cli.parent_app_cli`` (when set) is the Flask app's
-    root group, where a plugin may add a group named after itself (``flask planning ...``).
+    As FlaskBB's ``flaskbb_cli(cli, app)``: add one group named after the plugin
+    (``cli.add_command(planning_group)``) and operators type ``junction planning ...`` (or
+    ``flask --app wsgi planning ...``). Use a ``flask.cli.AppGroup`` so commands run inside
+    the application context; ``app`` is the application being built (read its config here,
+    not at import time).
     """
 
 

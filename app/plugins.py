@@ -5,13 +5,17 @@ Each is loaded and registered on its own; one that fails to import, to register 
 hooks is marked ``failed`` with the error, unregistered, and the application carries on without
 it — the approach Airflow takes with its plugin manager. :class:`PluginRegistry` is what
 ``GET /api/plugins`` and ``flask junction plugins`` show.
+
+Names are namespaced and the rule is enforced as the names are declared, as Indico does: a
+blueprint, table, operation kind or settings namespace of plugin ``p`` is ``p`` or starts with
+``p_``, ``p.`` or ``p:`` (:func:`owns`); a plugin that breaks it is failed naming the offender.
 """
 
 from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
@@ -23,8 +27,59 @@ from flask import Response, current_app, request
 from app import hookspecs
 
 ENTRY_POINT_GROUP = "junction.plugins"
+SEPARATORS = ("_", ".", ":")
+NAMESPACE_STAGE = "namespace"
 
 log = logging.getLogger(__name__)
+
+
+class NamespaceError(ValueError):
+    """A plugin declared a name outside its namespace; the message names it."""
+
+
+def owns(plugin: str, name: str) -> bool:
+    """Whether ``name`` is in ``plugin``'s namespace: ``plugin`` itself, or ``plugin`` followed
+    by ``_``, ``.`` or ``:`` and more (``planning``, ``planning_sync_state``,
+    ``planning.import_cycle``, ``planning:webhooks``)."""
+    return name == plugin or any(name.startswith(plugin + sep) for sep in SEPARATORS)
+
+
+def check_name(plugin: str, what: str, name: Any) -> None:
+    """Raise :class:`NamespaceError` unless ``name`` (a ``what``: ``"blueprint"``...) is in
+    ``plugin``'s namespace."""
+    if not isinstance(name, str) or not owns(plugin, name):
+        allowed = ", ".join(f"'{plugin}{sep}'" for sep in SEPARATORS)
+        raise NamespaceError(
+            f"{what} {name!r} of plugin {plugin!r} must be named {plugin!r} or start with {allowed}"
+        )
+
+
+def declared_names(hook_name: str, result: Any) -> list[tuple[str, Any]]:
+    """``[(what, name)]`` a hook's result declares, for the namespace check."""
+    if hook_name == "junction_blueprints":
+        return [("blueprint", getattr(bp, "name", None)) for bp in result]
+    if hook_name == "junction_operations":
+        return [("operation kind", kind) for kind in dict(result)]
+    if hook_name == "junction_settings" and isinstance(result, dict | Mapping):
+        return [("settings namespace", result.get("namespace"))]
+    return []
+
+
+def package_of(plugin: Any) -> str | None:
+    """The module (package) a plugin's code lives in, when the plugin is a module."""
+    return plugin.__name__ if isinstance(plugin, ModuleType) else None
+
+
+def tables_of(package: str) -> list[str]:
+    """Names of the tables mapped by model classes defined in ``package`` (or below it)."""
+    from app.db import db
+
+    names: list[str] = []
+    for mapper in db.Model.registry.mappers:
+        module = mapper.class_.__module__
+        if module == package or module.startswith(package + "."):
+            names.extend(table.name for table in mapper.tables)
+    return names
 
 
 @dataclass
@@ -114,6 +169,7 @@ class PluginRegistry:
                 continue
             info.plugin = plugin
             info.hooks = [impl_name for impl_name in _hook_names(self.pm, plugin)]
+            self.check_tables(info)
         self.call_each("junction_addhooks", pluginmanager=self.pm)
         # Hooks of later-added specs are now known; refresh and verify every impl.
         for info in self.loaded():
@@ -159,6 +215,11 @@ class PluginRegistry:
             except Exception as exc:
                 self._fail(info, exc, hook_name)
                 continue
+            # A hook may import the plugin's models (routes do): check their tables now.
+            if not self.check_tables(info):
+                continue
+            if result is not None and not self._check_declared(info, hook_name, result):
+                continue
             if result is not None:
                 results.append((impl.plugin_name, result))
                 if hook_name == "junction_blueprints":
@@ -167,6 +228,40 @@ class PluginRegistry:
                         if name:
                             self.blueprint_owners[name] = impl.plugin_name
         return results
+
+    def _check_declared(self, info: PluginInfo, hook_name: str, result: Any) -> bool:
+        """Fail ``info`` if ``result`` declares a name outside its namespace; True when fine."""
+        try:
+            for what, name in declared_names(hook_name, result):
+                check_name(info.name, what, name)
+        except NamespaceError as exc:
+            self._fail(info, exc, NAMESPACE_STAGE)
+            return False
+        except Exception as exc:  # a malformed result: the core's own consumer reports it
+            log.debug("plugin %s: %s result not checked: %s", info.name, hook_name, exc)
+        return True
+
+    def check_tables(self, info: PluginInfo) -> bool:
+        """Fail ``info`` if a model of its package maps a table outside its namespace.
+
+        Only plugins that are modules (entry points, ``extra`` modules) are checked: a table is
+        attributed to a plugin by the module its model class is defined in.
+        """
+        package = package_of(info.plugin)
+        if package is None or info.status != "loaded":
+            return info.status == "loaded"
+        try:
+            for table in tables_of(package):
+                check_name(info.name, "table", table)
+        except NamespaceError as exc:
+            self._fail(info, exc, NAMESPACE_STAGE)
+            return False
+        return True
+
+    def check_all_tables(self) -> None:
+        """Check every loaded plugin's tables (models imported by any code since loading)."""
+        for info in list(self.loaded()):
+            self.check_tables(info)
 
     def _fail(self, info: PluginInfo, exc: BaseException, stage: str) -> None:
         info.status = "failed"

@@ -20,6 +20,10 @@ Fixtures (all named ``junction_*`` so they never clash with a project's own ``ap
     builds another app, each on its own fresh database.
 ``junction_app``, ``junction_client``, ``junction_runner``
     The app built from the three fixtures above, its test client and its CLI runner.
+``junction_clock``
+    A :class:`FakeClock`: time that moves only when code sleeps on it or the test advances
+    it. Give it where code takes a clock (``ServiceClient(clock=..., sleep=...)``,
+    ``operations.runtime(app).now = junction_clock.now``) and no test waits for real time.
 
 The database is a new SQLite file in ``tmp_path`` for every app, migrated to every head of the
 core and of the enabled plugins (exactly what ``flask junction db upgrade`` does). With
@@ -37,7 +41,9 @@ run in an environment where Junction is installed and must cost nothing until us
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import os
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -52,6 +58,59 @@ if TYPE_CHECKING:
 
 TEST_DATABASE_ENV = "JUNCTION_TEST_DATABASE_URL"
 DEFAULT_CONFIG: dict[str, Any] = {"SCHEDULER": "off", "LOG_LEVEL": "warning"}
+
+
+# -- time --------------------------------------------------------------------------------------
+
+
+class FakeClock:
+    """A clock that moves only when someone sleeps on it or a test advances it.
+
+    One object answers both kinds of time code asks for: ``clock()`` (or
+    :meth:`monotonic`) is a monotonic float of seconds, :meth:`now` an aware UTC datetime and
+    :meth:`wall` epoch seconds, all moving together. :meth:`sleep` advances instead of
+    waiting and records how long was asked for in :attr:`slept`. Thread-safe.
+    """
+
+    def __init__(
+        self,
+        start: float = 10_000.0,
+        wall_start: dt.datetime = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC),
+    ) -> None:
+        self._start = start
+        self.monotonic_now = start
+        self.wall_start = wall_start
+        self.slept: list[float] = []
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        """Monotonic seconds (for ``clock=`` parameters)."""
+        return self.monotonic_now
+
+    def monotonic(self) -> float:
+        """Monotonic seconds."""
+        return self.monotonic_now
+
+    def now(self) -> dt.datetime:
+        """The current time as an aware UTC datetime (starts at ``wall_start``)."""
+        return self.wall_start + dt.timedelta(seconds=self.monotonic_now - self._start)
+
+    def wall(self) -> float:
+        """The current time as epoch seconds."""
+        return self.now().timestamp()
+
+    def sleep(self, seconds: float) -> None:
+        """Advance instead of waiting (for ``sleep=`` parameters)."""
+        with self._lock:
+            self.slept.append(seconds)
+            # At least a microsecond: a rate limiter asking for 1e-12 s more (float rounding
+            # of its refill) would otherwise never see time pass on a clock near 10,000.
+            self.monotonic_now += max(1e-6, seconds)
+
+    def advance(self, seconds: float) -> None:
+        """Let ``seconds`` pass (not recorded in :attr:`slept`)."""
+        with self._lock:
+            self.monotonic_now += seconds
 
 
 # -- databases ---------------------------------------------------------------------------------
@@ -227,6 +286,12 @@ def junction_extra_plugins() -> list[tuple[str, Any]]:
 def junction_config() -> dict[str, Any]:
     """Configuration overrides for :func:`junction_app` (keys as in ``junction.toml``)."""
     return {}
+
+
+@pytest.fixture
+def junction_clock() -> FakeClock:
+    """A fresh :class:`FakeClock` (monotonic 10,000 s, wall 2030-01-01 12:00 UTC)."""
+    return FakeClock()
 
 
 @pytest.fixture

@@ -39,7 +39,7 @@ def junction_settings() -> Mapping[str, Any]:
 @hookimpl
 def junction_jobs(scheduler: Any) -> None:
     """Poll the active cycle of every project with sync enabled."""
-    from plugins.planning.service import poll_due_projects
+    from plugins.planning.sync import poll_due_projects
 
     scheduler.add(poll_due_projects, seconds=5, id="poll")
 
@@ -58,9 +58,8 @@ def junction_operations() -> Mapping[str, Callable[..., Any]]:
 
 
 @hookimpl
-def junction_cli(cli: Any) -> None:
-    """``flask planning ...`` (config, test-connection, cycles, import-cycle, marqed-import)."""
+def junction_cli(cli: Any, app: Any) -> None:
+    """``junction planning ...`` (config, test-connection, cycles, import-cycle, marqed-import)."""
     from plugins.planning.cli import planning_group
 
-    root = getattr(cli, "parent_app_cli", None)
-    (root if root is not None else cli).add_command(planning_group)
+    cli.add_command(planning_group)

@@ -1,4 +1,4 @@
-"""``flask --app wsgi planning ...``: the plugin's operator commands.
+"""``junction planning ...`` (or ``flask --app wsgi planning ...``): the plugin's operator commands.
 
 They call the same service functions as the HTTP API (so the same errors, budgets and
 operations apply) and print JSON. The long ones show click progress bars: ``import-cycle``
@@ -16,6 +16,7 @@ import marshmallow as ma
 from flask.cli import AppGroup
 
 from app import operations
+from app.domain import find_project, require_project
 from app.errors import JunctionError
 from plugins.planning import config, marqed_import, service
 from plugins.planning.schemas import ConfigUpdateSchema
@@ -43,7 +44,7 @@ def _fail(exc: JunctionError) -> None:
 def config_show(project_name: str | None) -> None:
     """Print the configuration (secrets masked)."""
     try:
-        _echo(config.public_config(service.resolve_project(project_name)))
+        _echo(config.public_config(find_project(project_name)))
     except JunctionError as exc:
         _fail(exc)
 
@@ -70,7 +71,7 @@ def config_set(project_name: str | None, assignments: tuple[str, ...]) -> None:
     except ma.ValidationError as exc:
         raise click.BadParameter(json.dumps(exc.messages), param_hint="ASSIGNMENTS") from exc
     try:
-        _echo(config.update_config(values, service.resolve_project(project_name)))
+        _echo(config.update_config(values, find_project(project_name)))
     except JunctionError as exc:
         _fail(exc)
 
@@ -80,7 +81,7 @@ def config_set(project_name: str | None, assignments: tuple[str, ...]) -> None:
 def test_connection(project_name: str | None) -> None:
     """Check the API key, workspace and project."""
     try:
-        result = service.test_connection(service.resolve_project(project_name))
+        result = service.test_connection(find_project(project_name))
     except JunctionError as exc:
         _fail(exc)
         return
@@ -93,7 +94,7 @@ def test_connection(project_name: str | None) -> None:
 def cycles(project_name: str | None) -> None:
     """List the project's cycles with their status."""
     try:
-        result = service.list_cycles(service.resolve_project(project_name))
+        result = service.list_cycles(find_project(project_name))
     except JunctionError as exc:
         _fail(exc)
         return
@@ -111,8 +112,7 @@ def cycles(project_name: str | None) -> None:
 def import_cycle(project_name: str, cycle_id: str) -> None:
     """Import a cycle's work items as features (progress per page of the cycle)."""
     try:
-        project = service.resolve_project(project_name, required=True)
-        assert project is not None
+        project = require_project(project_name)
         with click.progressbar(length=1, label="Fetching work items", file=sys.stderr) as bar:
 
             def on_page(fetched: int, total: int | None) -> None:
@@ -137,15 +137,13 @@ def import_cycle(project_name: str, cycle_id: str) -> None:
 def marqed_import_command(marqed_dir: str, cycle_id: str | None, project_name: str | None) -> None:
     """Import a MarQed tree as Plane modules and work items (a durable operation)."""
     try:
-        status, body = marqed_import.start_import(marqed_dir, cycle_id, project_name, wait=0)
+        operation = operations.submit_and_wait(
+            **marqed_import.submission(marqed_dir, cycle_id, project_name)
+        )
     except JunctionError as exc:
         _fail(exc)
         return
-    if status == 200:
-        _echo(body)
-        return
-    operation_id = body["operation_id"]
-    operation = operations.get_operation(operation_id)
+    operation_id = operation.id
     with click.progressbar(length=1, label="Importing", file=sys.stderr) as bar:
         while not operation.finished:
             operations.runner_job()  # keeps a runner thread going in this process
@@ -155,7 +153,7 @@ def marqed_import_command(marqed_dir: str, cycle_id: str | None, project_name: s
                 bar.length = int(progress["total"])
                 bar.update(int(progress.get("done") or 0) - bar.pos)
     try:
-        _, result = service.operation_outcome(operation)
+        result = operations.outcome(operation) or {}
     except JunctionError as exc:
         _fail(exc)
         return

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from app import operations
+from app.domain import find_project
 from app.errors import ValidationFailed, field_error
 from app.http import HttpError
 from plugins.planning import config, marqed, release_notes, service
@@ -53,38 +54,39 @@ def source_of(tree: MarqedTree) -> str:
     return release_notes.slugify(tree.project_name or tree.root.resolve().name)
 
 
-def start_import(
-    marqed_dir: str, cycle_id: str | None, project_name: str | None, wait: float
-) -> tuple[int, dict[str, Any]]:
-    """Validate, then import within ``wait`` seconds: ``(200, summary)`` or ``(202, ...)``."""
+def submission(marqed_dir: str, cycle_id: str | None, project_name: str | None) -> dict[str, Any]:
+    """Validate an import request; the keywords of the operation that carries it out.
+
+    A malformed tree is a 422, a bad ``cycle_id`` a 400, a missing configuration a 401/400 —
+    all before anything is created.
+    """
     tree = parse_or_422(marqed_dir)
     if cycle_id is not None:
         plane_id(cycle_id)  # 400 now, not after every work item has been created
-    project = service.resolve_project(project_name)
+    project = find_project(project_name)
     plane = config.plane_config(project)  # 401/400 now rather than in the operation
     root = str(tree.root.resolve())
     key = hashlib.sha256(f"{plane.project_id}\0{root}\0{cycle_id or ''}".encode()).hexdigest()
-    operation = service.submit_and_wait(
-        KIND,
-        {
-            "marqed_dir": root,
-            "cycle_id": cycle_id,
-            "project_name": project.name if project else None,
-        },
-        project=project.name if project else None,
-        dedupe_key=f"{KIND}:{key[:32]}",
-        wait=wait,
+    name = project.name if project else None
+    return {
+        "kind": KIND,
+        "params": {"marqed_dir": root, "cycle_id": cycle_id, "project_name": name},
+        "project": name,
+        "dedupe_key": f"{KIND}:{key[:32]}",
+    }
+
+
+def start_import(
+    marqed_dir: str, cycle_id: str | None, project_name: str | None, wait: float
+) -> dict[str, Any] | Any:
+    """Validate, then import within ``wait`` seconds: the summary, or the operation's 202."""
+    return operations.submit_and_respond(
+        **submission(marqed_dir, cycle_id, project_name), wait=wait
     )
-    return service.operation_outcome(operation)
 
 
 def marqed_import_operation(ctx: operations.OperationContext) -> dict[str, Any]:
     """The durable import; resumable from its checkpoint without creating anything twice."""
-    with service.operation_errors():
-        return _import(ctx)
-
-
-def _import(ctx: operations.OperationContext) -> dict[str, Any]:
     try:
         tree = marqed.parse_tree(ctx.params["marqed_dir"])
     except MarqedParseError as exc:  # changed on disk since the request was accepted
@@ -92,7 +94,7 @@ def _import(ctx: operations.OperationContext) -> dict[str, Any]:
         raise operations.PermanentFailure(
             f"The MarQed tree is malformed: {problems}", category="validation"
         ) from exc
-    project = service.resolve_project(ctx.params.get("project_name"))
+    project = find_project(ctx.params.get("project_name"))
     cycle_id = ctx.params.get("cycle_id")
     source = source_of(tree)
     checkpoint: dict[str, Any] = dict(ctx.checkpoint)

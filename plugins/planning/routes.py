@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import request
 from flask_smorest import Blueprint
 
 from app.api import raw_body
 from app.auth import auth_exempt, is_direct_loopback
-from app.errors import BadRequest, Forbidden, JunctionError
+from app.domain import find_project, require_project
 from app.idempotency import idempotent
 from plugins.planning import (
     config,
     marqed_import,
     release_notes,
     reports,
+    selfhost,
     service,
     sprint,
+    sync,
     webhooks,
 )
 from plugins.planning import schemas as s
-
-MAX_WEBHOOK_BYTES = 1024 * 1024
 
 blp = Blueprint(
     "planning",
@@ -38,7 +37,7 @@ blp = Blueprint(
 @blp.response(200, s.ConfigSchema)
 def get_config(query: dict[str, Any]) -> dict[str, Any]:
     """The configuration (global, or for ``project_name``); secrets masked."""
-    return config.public_config(service.resolve_project(query.get("project_name")))
+    return config.public_config(find_project(query.get("project_name")))
 
 
 @blp.post("/config")
@@ -46,7 +45,7 @@ def get_config(query: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, s.ConfigSchema)
 def post_config(body: dict[str, Any]) -> dict[str, Any]:
     """Change the configuration; per-project keys go to ``project_name`` when given."""
-    project = service.resolve_project(body.pop("project_name", None))
+    project = find_project(body.pop("project_name", None))
     return config.update_config(body, project)
 
 
@@ -55,7 +54,7 @@ def post_config(body: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, s.ConnectionSchema)
 def test_connection(query: dict[str, Any]) -> dict[str, Any]:
     """Check the API key, workspace and project against MQ Planning."""
-    return service.test_connection(service.resolve_project(query.get("project_name")))
+    return service.test_connection(find_project(query.get("project_name")))
 
 
 @blp.get("/cycles")
@@ -63,7 +62,7 @@ def test_connection(query: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, s.CycleListSchema)
 def cycles(query: dict[str, Any]) -> dict[str, Any]:
     """The project's cycles with their status and issue counts."""
-    return service.list_cycles(service.resolve_project(query.get("project_name")))
+    return service.list_cycles(find_project(query.get("project_name")))
 
 
 @blp.post("/import-cycle")
@@ -71,8 +70,7 @@ def cycles(query: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, s.ImportResultSchema)
 def import_cycle(body: dict[str, Any]) -> dict[str, Any]:
     """Import a cycle's work items as features of ``project_name``."""
-    project = service.resolve_project(body["project_name"], required=True)
-    assert project is not None
+    project = require_project(body["project_name"])
     return service.import_cycle_now(project, body["cycle_id"])
 
 
@@ -84,8 +82,8 @@ def import_cycle(body: dict[str, Any]) -> dict[str, Any]:
 @blp.alt_response(202, schema=s.AcceptedSchema, description="Still running; poll status_url.")
 def complete_sprint(body: dict[str, Any], wait: float) -> Any:
     """Complete a sprint: DoD check, retrospective to Plane, changelog, git tag, release notes."""
-    status, result = sprint.start_completion(body["project_name"], body.get("cycle_id"), wait)
-    return _answer(status, result)
+    project = require_project(body["project_name"])
+    return sprint.start_completion(project, body.get("cycle_id"), wait)
 
 
 @blp.get("/test-report")
@@ -93,8 +91,7 @@ def complete_sprint(body: dict[str, Any], wait: float) -> Any:
 @blp.response(200, s.TestReportSchema)
 def test_report(query: dict[str, Any]) -> dict[str, Any]:
     """Test aggregates per feature (MQ Planning-linked ones unless ``all_features=true``)."""
-    project = service.resolve_project(query["project_name"], required=True)
-    assert project is not None
+    project = require_project(query["project_name"])
     return reports.test_report(project, query["all_features"])
 
 
@@ -103,8 +100,7 @@ def test_report(query: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, s.TestHistorySchema)
 def test_history(query: dict[str, Any]) -> dict[str, Any]:
     """Individual test runs, newest first (optionally of one feature)."""
-    project = service.resolve_project(query["project_name"], required=True)
-    assert project is not None
+    project = require_project(query["project_name"])
     return reports.test_history(project, query.get("feature_id"), query["limit"], query["offset"])
 
 
@@ -113,8 +109,7 @@ def test_history(query: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, s.ReleaseNotesPageSchema)
 def list_release_notes(query: dict[str, Any]) -> dict[str, Any]:
     """Release notes files in ``{project}/releases/``, newest first."""
-    project = service.resolve_project(query["project_name"], required=True)
-    assert project is not None
+    project = require_project(query["project_name"])
     return release_notes.page_of_notes(project.path, query["limit"], query["offset"])
 
 
@@ -123,8 +118,7 @@ def list_release_notes(query: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, s.ReleaseNotesContentSchema)
 def release_notes_content(query: dict[str, Any]) -> dict[str, Any]:
     """One release notes file; only plain ``.md`` names inside ``releases/`` are served."""
-    project = service.resolve_project(query["project_name"], required=True)
-    assert project is not None
+    project = require_project(query["project_name"])
     return release_notes.read_notes(project.path, query["filename"])
 
 
@@ -132,7 +126,7 @@ def release_notes_content(query: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, s.SelfHostSchema)
 def self_host_setup() -> dict[str, Any]:
     """Register Junction's own checkout as project ``junction`` (idempotent)."""
-    return service.self_host_setup()
+    return selfhost.self_host_setup()
 
 
 @blp.post("/marqed-import")
@@ -143,20 +137,9 @@ def self_host_setup() -> dict[str, Any]:
 @blp.alt_response(202, schema=s.AcceptedSchema, description="Still running; poll status_url.")
 def marqed_import_route(body: dict[str, Any], wait: float) -> Any:
     """Import a MarQed tree as Plane modules, work items and sub-items."""
-    status, result = marqed_import.start_import(
+    return marqed_import.start_import(
         body["marqed_dir"], body.get("cycle_id"), body.get("project_name"), wait
     )
-    return _answer(status, result)
-
-
-def _answer(status: int, body: dict[str, Any]) -> Any:
-    """The 200 body (serialised by the route's schema), or a 202 response as is."""
-    if status == 202:
-        response: Response = jsonify(s.AcceptedSchema().dump(body))
-        response.status_code = 202
-        response.headers["Location"] = body["status_url"]
-        return response
-    return body
 
 
 @blp.get("/sync-status")
@@ -164,7 +147,7 @@ def _answer(status: int, body: dict[str, Any]) -> Any:
 @blp.response(200, s.SyncStatusSchema)
 def sync_status(query: dict[str, Any]) -> dict[str, Any]:
     """State of the background sync."""
-    return service.sync_status(service.resolve_project(query.get("project_name")))
+    return sync.sync_status(find_project(query.get("project_name")))
 
 
 @blp.post("/sync/toggle")
@@ -172,7 +155,7 @@ def sync_status(query: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, s.SyncStatusSchema)
 def sync_toggle(query: dict[str, Any]) -> dict[str, Any]:
     """Switch the background sync on or off."""
-    return service.toggle_sync(service.resolve_project(query.get("project_name")))
+    return sync.toggle_sync(find_project(query.get("project_name")))
 
 
 @blp.post("/webhooks")
@@ -186,34 +169,10 @@ def sync_toggle(query: dict[str, Any]) -> dict[str, Any]:
 )
 def receive_webhook() -> dict[str, Any]:
     """Receive a Plane webhook delivery (signed), answer at once, re-import in the background."""
-    if (request.content_length or 0) > MAX_WEBHOOK_BYTES:
-        raise JunctionError(
-            f"Webhook bodies are limited to {MAX_WEBHOOK_BYTES} bytes.",
-            status=413,
-            code="PAYLOAD_TOO_LARGE",
-        )
-    body = request.get_data(cache=False)
-    if len(body) > MAX_WEBHOOK_BYTES:
-        raise JunctionError("Webhook body too large.", status=413, code="PAYLOAD_TOO_LARGE")
-    secrets = config.webhook_secrets()
-    if secrets:
-        signature = next(
-            (request.headers[h] for h in webhooks.SIGNATURE_HEADERS if h in request.headers), None
-        )
-        if not webhooks.verify(body, signature, secrets):
-            current_app.logger.warning("planning webhook rejected: bad or missing signature")
-            raise Forbidden("Invalid webhook signature.", code="INVALID_SIGNATURE")
-    elif not is_direct_loopback():
-        # As the core's loopback guard: behind a proxy on the same host every sender arrives
-        # from loopback, so a forwarded delivery is somebody else's and needs the signature.
-        raise Forbidden(
-            "No planning_webhook_secret is configured, so unsigned webhooks are accepted from "
-            "loopback only. Configure the secret in Plane and in POST /api/planning/config.",
-            code="WEBHOOK_SECRET_REQUIRED",
-        )
-    try:
-        payload = json.loads(body)
-        event = webhooks.parse(payload)
-    except (ValueError, webhooks.InvalidPayload) as exc:
-        raise BadRequest(f"Not a Plane webhook payload: {exc}", code="INVALID_PAYLOAD") from exc
-    return service.handle_webhook(event)
+    event = webhooks.receive(
+        request.content_length,
+        lambda: request.get_data(cache=False),
+        request.headers,
+        direct_loopback=is_direct_loopback(),
+    )
+    return webhooks.handle_webhook(event)

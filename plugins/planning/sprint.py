@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import events, operations
 from app.db import db
-from app.domain import service as domain
+from app.domain import require_project
 from app.domain.models import Feature, Project
 from app.errors import BadRequest
 from app.http import HttpError
@@ -84,12 +84,10 @@ def completed(project: Project, cycle_id: str) -> SprintCompletion | None:
     )
 
 
-def start_completion(
-    project_name: str, cycle_id: str | None, wait: float
-) -> tuple[int, dict[str, Any]]:
+def start_completion(project: Project, cycle_id: str | None, wait: float) -> dict[str, Any] | Any:
     """Complete the sprint of ``cycle_id`` (default: the active cycle) within ``wait`` seconds:
-    ``(200, the seed's result)`` or ``(202, {operation_id, status_url})``."""
-    project = domain.get_project(project_name)
+    the seed's result, or the 202 answer of the running operation
+    (:func:`app.operations.submit_and_respond`)."""
     cycle_id = cycle_id or config.effective(project).get("active_cycle_id")
     if not cycle_id:
         raise BadRequest(
@@ -99,30 +97,28 @@ def start_completion(
     cycle_id = plane_id(cycle_id)  # 400 before anything else, as for import-cycle
     done = completed(project, cycle_id)
     if done is not None:
-        return 200, dict(done.result)
+        return dict(done.result)
     config.plane_config(project)  # 401/400 now rather than in the operation
     git.require_repository(project.path)
     failure = dod_failure(linked_features(project))
     if failure is not None:
-        return 200, failure
-    operation = service.submit_and_wait(
+        return failure
+    return operations.submit_and_respond(
         KIND,
         {"project_name": project.name, "cycle_id": cycle_id},
         project=project.name,
         dedupe_key=f"{KIND}:{project.name}:{cycle_id}",
         wait=wait,
     )
-    return service.operation_outcome(operation)
 
 
 def complete_sprint_operation(ctx: operations.OperationContext) -> dict[str, Any]:
-    """The durable completion; resumable from its checkpoint without repeating side effects."""
-    with service.operation_errors():
-        return _complete(ctx)
+    """The durable completion; resumable from its checkpoint without repeating side effects.
 
-
-def _complete(ctx: operations.OperationContext) -> dict[str, Any]:
-    project = domain.get_project(ctx.params["project_name"])
+    Plane's failures arrive as the seed's problems; the runner retries 429 and 5xx and fails
+    the rest with the problem, which the waiting request answers.
+    """
+    project = require_project(ctx.params["project_name"])
     cycle_id = str(ctx.params["cycle_id"])
     done = completed(project, cycle_id)
     if done is not None:

@@ -42,7 +42,7 @@ from app.ratelimit import MemoryLimiter
 from tests.core.test_openapi_contract import CORE_TAGS
 from tests.fakes.marqed_tree import make_tree
 from tests.fakes.plane import FakePlane
-from tests.plugins import opsplugin
+from tests.fixture_plugins import opsplugin
 from tests.plugins.planning.conftest import FakeClock, install_client_factory, make_repo
 
 TOKEN = "contract-all-token"

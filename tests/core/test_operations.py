@@ -18,7 +18,7 @@ from app.db import db
 from app.errors import ValidationFailed
 from app.operations import runner
 from app.operations.models import Operation
-from tests.plugins import opsplugin
+from tests.fixture_plugins import opsplugin
 from tests.support import wait_until
 
 T0 = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)

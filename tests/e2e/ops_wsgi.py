@@ -4,6 +4,6 @@
 """
 
 from app import create_app
-from tests.plugins import opsplugin
+from tests.fixture_plugins import opsplugin
 
 app = create_app(extra_plugins=[("opsplugin", opsplugin)])

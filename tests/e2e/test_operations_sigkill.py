@@ -28,7 +28,7 @@ from app import create_app
 from app import operations as ops
 from app.db import db
 from app.operations.models import Operation
-from tests.plugins import opsplugin
+from tests.fixture_plugins import opsplugin
 from tests.support import (
     fresh_database,
     migrate_database,

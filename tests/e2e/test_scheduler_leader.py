@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.plugins.scheduler_probe import INTERVAL_ENV, RUNS_FILE_ENV, read_runs
+from tests.fixture_plugins.scheduler_probe import INTERVAL_ENV, RUNS_FILE_ENV, read_runs
 from tests.support import (
     ROOT,
     VENV_BIN,

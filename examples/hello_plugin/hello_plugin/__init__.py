@@ -64,8 +64,8 @@ def junction_jobs(scheduler: Any) -> None:
 
 
 @hookimpl
-def junction_cli(cli: click.Group) -> None:
-    """``flask junction hello ...``."""
+def junction_cli(cli: click.Group, app: Any) -> None:
+    """``junction hello ...`` (``cli`` is the application's CLI group)."""
     cli.add_command(hello_group)
 
 

@@ -1,17 +1,17 @@
 """Fixtures of the planning tests: a fake Plane per test, a configured project, no real sleeps.
 
 Every test gets a :class:`~tests.fakes.plane.FakePlane` (a real HTTP server on loopback) whose
-rate-limit window runs on a :class:`FakeClock`; the plugin's clients are built by a
-``client_factory`` that gives the core's ``ServiceClient`` the same clock, a ``sleep`` that
-only advances it, and a private in-memory rate limiter. Waiting for the rate limit or for a
-``Retry-After`` therefore costs no wall time, and nothing depends on other tests' budgets.
+rate-limit window runs on the ``junction_clock`` fixture (:class:`app.testing.FakeClock`); the
+plugin's clients are built by a ``client_factory`` that gives the core's ``ServiceClient`` the
+same clock, a ``sleep`` that only advances it, and a private in-memory rate limiter. Waiting
+for the rate limit or for a ``Retry-After`` therefore costs no wall time, and nothing depends
+on other tests' budgets.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,34 +21,11 @@ import pytest
 from flask import Flask
 
 from app.ratelimit import MemoryLimiter
+from app.testing import FakeClock
 from plugins.planning.client import PlaneClient, build_http
 from tests.fakes.plane import FakePlane
 
 PROJECT = "demo"
-
-
-class FakeClock:
-    """A monotonic clock that moves only when someone sleeps on it (or a test advances it)."""
-
-    def __init__(self, start: float = 10_000.0) -> None:
-        self.now = start
-        self.slept: list[float] = []
-        self._lock = threading.Lock()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        """Advance instead of waiting."""
-        with self._lock:
-            self.slept.append(seconds)
-            # At least a microsecond: a rate limiter asking for 1e-12 s more (float rounding
-            # of its refill) would otherwise never see time pass on a clock near 10,000.
-            self.now += max(1e-6, seconds)
-
-    def advance(self, seconds: float) -> None:
-        """Let time pass."""
-        self.sleep(seconds)
 
 
 def git(path: Path, *args: str) -> str:
@@ -136,26 +113,20 @@ def install_client_factory(app: Flask, options: dict[str, Any]) -> None:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    """The fake monotonic clock shared by the fake Plane and the clients."""
-    return FakeClock()
-
-
-@pytest.fixture
-def fake(clock: FakeClock) -> Iterator[FakePlane]:
+def fake(junction_clock: FakeClock) -> Iterator[FakePlane]:
     """A running fake Plane with Plane's 60/minute window on the fake clock."""
-    plane = FakePlane(clock=clock).start()
+    plane = FakePlane(clock=junction_clock).start()
     yield plane
     plane.release.set()
     plane.stop()
 
 
 @pytest.fixture
-def http_options(clock: FakeClock) -> dict[str, Any]:
+def http_options(junction_clock: FakeClock) -> dict[str, Any]:
     """``ServiceClient`` overrides: fake clock and sleep, a private limiter, short timeouts."""
     return {
-        "clock": clock,
-        "sleep": clock.sleep,
+        "clock": junction_clock,
+        "sleep": junction_clock.sleep,
         "limiter": MemoryLimiter(),
         "timeout": (1.0, 2.0),
         "max_elapsed": 300.0,
@@ -166,7 +137,7 @@ def http_options(clock: FakeClock) -> dict[str, Any]:
 def make_planning(
     make_app: Callable[..., Flask],
     fake: FakePlane,
-    clock: FakeClock,
+    junction_clock: FakeClock,
     http_options: dict[str, Any],
     tmp_path: Path,
 ) -> Iterator[Callable[..., Planning]]:
@@ -187,7 +158,7 @@ def make_planning(
         client = app.test_client()
         plane_project = fake.add_project()
         path = make_repo(tmp_path / "checkout", ["initial commit"])
-        env = Planning(app, client, fake, clock, plane_project, path, http_options)
+        env = Planning(app, client, fake, junction_clock, plane_project, path, http_options)
         h = headers or {}
         created = client.post("/api/projects", json={"name": PROJECT, "path": str(path)}, headers=h)
         assert created.status_code == 201, created.get_json()

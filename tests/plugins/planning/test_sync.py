@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from app import scheduler
-from plugins.planning import service
+from plugins.planning import sync as service
 from tests.plugins.planning.conftest import Planning
 
 

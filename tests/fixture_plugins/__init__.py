@@ -1,0 +1,1 @@
+"""Plugins used only by Junction's own tests (registered with ``extra_plugins``)."""

@@ -130,8 +130,8 @@ class FakePlane:
         self.workspace_id = str(uuid.uuid4())
 
     # -- lifecycle --------------------------------------------------------------------------
-    def start(self) -> FakePlane:
-        """Serve on a free loopback port."""
+    def start(self, port: int = 0, host: str = "127.0.0.1") -> FakePlane:
+        """Serve on ``host:port`` (default: a free loopback port)."""
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -152,9 +152,9 @@ class FakePlane:
             def do_DELETE(self) -> None:
                 fake._handle(self, "DELETE")
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.url = f"http://{host}:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
@@ -872,3 +872,9 @@ class FakePlane:
     @staticmethod
     def _public(obj: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in obj.items() if not k.startswith("_")}
+
+
+if __name__ == "__main__":  # python -m tests.fakes.plane --port N [--seed demo]
+    from tests.fakes.plane_demo import main
+
+    raise SystemExit(main())

@@ -9,12 +9,11 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import requests
-import sqlalchemy as sa
+
+from app import testing
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -30,37 +29,14 @@ def redis_url() -> str | None:
     return os.environ.get("JUNCTION_TEST_REDIS_URL") or None
 
 
-def _sa_url(url: str) -> sa.URL:
-    parsed = sa.make_url(url)
-    if parsed.drivername in {"postgresql", "postgres"}:
-        parsed = parsed.set(drivername="postgresql+psycopg")
-    return parsed
-
-
-@contextlib.contextmanager
-def fresh_database(tmp_dir: Path) -> Iterator[str]:
+def fresh_database(tmp_dir: Path) -> contextlib.AbstractContextManager[str]:
     """An empty database for one test session or server: a new PostgreSQL database when
-    ``JUNCTION_TEST_DATABASE_URL`` is set (dropped afterwards), else a SQLite file."""
-    server = pg_server_url()
-    if not server:
-        yield f"sqlite:///{tmp_dir / f'junction-{uuid.uuid4().hex[:8]}.db'}"
-        return
-    name = f"junction_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(_sa_url(server), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield _sa_url(server).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-                ),
-                {"n": name},
-            )
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
+    ``JUNCTION_TEST_DATABASE_URL`` is set (dropped afterwards), else a SQLite file.
+
+    The public helper of :mod:`app.testing` (what plugin authors' fixtures use), on the
+    server this run is configured for.
+    """
+    return testing.fresh_database(tmp_dir, pg_server_url())
 
 
 def free_port() -> int:

@@ -18,23 +18,11 @@ from app.db import db
 from app.errors import ValidationFailed
 from app.operations import runner
 from app.operations.models import Operation
+from app.testing import FakeClock
 from tests.fixture_plugins import opsplugin
 from tests.support import wait_until
 
 T0 = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
-
-
-class FakeClock:
-    """A clock that moves only when the test says so."""
-
-    def __init__(self) -> None:
-        self.t = T0
-
-    def now(self) -> dt.datetime:
-        return self.t
-
-    def advance(self, seconds: float) -> None:
-        self.t += dt.timedelta(seconds=seconds)
 
 
 class Crash(BaseException):
@@ -42,8 +30,10 @@ class Crash(BaseException):
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock(junction_clock: FakeClock) -> FakeClock:
+    """The public fake clock (its wall time starts at ``T0``)."""
+    assert junction_clock.now() == T0
+    return junction_clock
 
 
 @pytest.fixture

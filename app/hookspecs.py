@@ -39,9 +39,11 @@ def junction_blueprints(app: Flask) -> list[Any]:
     """Return the plugin's flask-smorest ``Blueprint`` objects.
 
     They are registered through the core's ``Api`` so their routes, request and response
-    schemas appear in ``/api/openapi.json``. Name each blueprint after the plugin and mount it
+    schemas appear in ``/api/openapi.json``. Name each blueprint after the plugin (``<plugin>``
+    or ``<plugin>_...``: enforced, a plugin returning another name is failed) and mount it
     under the URL prefix the API map of ``DESIGN.md`` gives it. Plain Flask blueprints are
-    accepted too (for WebSocket routes) but stay out of the OpenAPI document.
+    accepted too (for WebSocket routes) but stay out of the OpenAPI document. The tables of
+    models the plugin's package defines must be named ``<plugin>_...`` (enforced likewise).
     """
 
 
@@ -63,7 +65,8 @@ def junction_settings() -> Mapping[str, Any] | None:
     "secret": bool, "scope": "global"|"project"|"both", "help": str}``, optionally with
     ``choices`` and ``min``/``max``. Secret fields are stored encrypted when
     ``JUNCTION_SECRET_KEY`` is set and are never returned in clear (see ``app.settings`` and
-    ``docs/settings.md``).
+    ``docs/settings.md``). The namespace is the plugin's name (or starts with ``<plugin>_``):
+    enforced at load.
     """
 
 
@@ -85,7 +88,8 @@ def junction_operations() -> Mapping[str, Callable[..., Any]] | None:
     A handler is called as ``handler(ctx)`` with an ``app.operations.OperationContext``: it
     reads ``ctx.params`` and ``ctx.checkpoint``, reports progress, saves checkpoints and returns
     the result. It must be resumable and must not repeat external side effects. Kinds are
-    conventionally ``"<plugin>.<verb>"``.
+    ``"<plugin>.<verb>"`` (enforced at load: a kind outside the plugin's namespace fails it).
+    A request answers with the operation through ``app.operations.submit_and_respond``.
     """
 
 

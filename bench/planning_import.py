@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
+from app.http.ratelimit import RateLimit  # noqa: E402
 from app.migrate import upgrade_all  # noqa: E402
-from app.ratelimit import RateLimit  # noqa: E402
 from plugins.planning.client import PlaneClient, budgets, build_http  # noqa: E402
 from tests.fakes.marqed_tree import make_tree  # noqa: E402
 from tests.fakes.plane import FakePlane  # noqa: E402

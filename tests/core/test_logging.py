@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from flask import Blueprint
 
-from app import observability
+from app import observability, redaction
 from app.hookspecs import hookimpl
 
 PLUGIN_MODULE = "tests.core.sample_logging_plugin"
@@ -123,7 +123,7 @@ def test_redact_covers_the_usual_credential_spellings():
         "Authorization: Bearer abc.def-ghi x-api-key=k123 "
         "GET /ws/stream?access_token=t0k&channel=x password=hunter2"
     )
-    cleaned = observability.redact(text)
+    cleaned = redaction.redact(text)
     for secret in ("abc.def-ghi", "k123", "t0k", "hunter2"):
         assert secret not in cleaned
     assert "channel=x" in cleaned  # other parameters stay readable
@@ -150,7 +150,7 @@ def test_readiness_probes_do_not_fill_the_log(make_app, log_stream):
 
 
 def test_redaction_keeps_the_scheme_and_header_names():
-    assert observability.redact("Authorization: Bearer abc123") == "Authorization: Bearer ***"
-    assert observability.redact("authorization=Basic dXNlcjpwYXNz") == "authorization=Basic ***"
-    assert observability.redact("X-Worker-Token: w0rk3r") == "X-Worker-Token: ***"
-    assert observability.redact("nothing secret here") == "nothing secret here"
+    assert redaction.redact("Authorization: Bearer abc123") == "Authorization: Bearer ***"
+    assert redaction.redact("authorization=Basic dXNlcjpwYXNz") == "authorization=Basic ***"
+    assert redaction.redact("X-Worker-Token: w0rk3r") == "X-Worker-Token: ***"
+    assert redaction.redact("nothing secret here") == "nothing secret here"

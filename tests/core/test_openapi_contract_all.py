@@ -37,8 +37,8 @@ from schemathesis.checks import (
 )
 
 from app import events, operations
+from app.http.ratelimit import MemoryLimiter
 from app.operations import service as operation_service
-from app.ratelimit import MemoryLimiter
 from tests.core.test_openapi_contract import CORE_TAGS
 from tests.fakes.marqed_tree import make_tree
 from tests.fakes.plane import FakePlane

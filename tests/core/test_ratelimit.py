@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from app.http import HttpRateLimited, ServiceClient
-from app.ratelimit import (
+from app.http.ratelimit import (
     MemoryLimiter,
     RateLimit,
     RedisLimiter,

@@ -9,7 +9,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from app.config import ENV_PREFIX, KEYS
+from app.config import ENV_PREFIX, KEYS, config_name
 
 
 def register_cli(app: Flask) -> None:
@@ -40,9 +40,8 @@ def register_cli(app: Flask) -> None:
         if markdown:
             click.echo(config_markdown(), nl=False)
             return
-        config = current_app.extensions["junction"].config
         for key in KEYS:
-            value = config.get(key.name)
+            value = current_app.config.get(config_name(key.name))
             if key.secret and value:
                 value = "****"
             click.echo(f"{ENV_PREFIX}{key.name:<26} {value!r:<40} {key.help}")

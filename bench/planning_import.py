@@ -57,9 +57,9 @@ def make_app(folder: Path, fake: FakePlane, plane_project: str, speedup: int = 1
     instance = folder / "instance"
     app = create_app(
         {
-            "DATABASE_URL": f"sqlite:///{folder / 'bench.db'}",
-            "SCHEDULER": "off",
-            "LOG_LEVEL": "warning",
+            "JUNCTION_DATABASE_URL": f"sqlite:///{folder / 'bench.db'}",
+            "JUNCTION_SCHEDULER": "off",
+            "JUNCTION_LOG_LEVEL": "warning",
         },
         instance_path=instance,
     )

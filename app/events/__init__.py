@@ -23,7 +23,7 @@ from flask import Flask
 
 from app import scheduler
 from app.events import routes
-from app.events.hub import EXTENSION, Hub, close_streams, get_hub, publish, subscribe
+from app.events.hub import Hub, close_streams, get_hub, publish, subscribe
 from app.events.log import (
     DISPATCH_PAGE,
     REPLAY_PAGE,
@@ -36,7 +36,6 @@ from app.events.log import (
     read_after,
 )
 from app.events.notifiers import notifier_kind
-from app.events.options import DEFAULTS, option
 from app.events.streams import (
     CHANNEL_RE,
     MAX_CHANNELS,
@@ -54,9 +53,7 @@ from app.events.subscriptions import Subscription
 
 __all__ = [
     "CHANNEL_RE",
-    "DEFAULTS",
     "DISPATCH_PAGE",
-    "EXTENSION",
     "MAX_CHANNELS",
     "MAX_EVENT_ID",
     "REPLAY_PAGE",
@@ -73,7 +70,6 @@ __all__ = [
     "head_id",
     "init_app",
     "notifier_kind",
-    "option",
     "origin_allowed",
     "parse_channels",
     "parse_event_id",
@@ -92,5 +88,5 @@ def init_app(app: Flask) -> None:
     get_hub(app)
     routes.init_app(app)
     scheduler.register_core_job(
-        prune, seconds=float(option("EVENTS_PRUNE_INTERVAL", app)), id="events.prune"
+        prune, seconds=float(app.config["JUNCTION_EVENTS_PRUNE_INTERVAL"]), id="events.prune"
     )

@@ -22,12 +22,10 @@ from sqlalchemy.engine import Engine
 from app.db import db
 from app.events import notifiers
 from app.events.log import DISPATCH_PAGE, append, head_id, read_after
-from app.events.options import option
 from app.events.subscriptions import Subscription
+from app.state import junction_state
 
 log = logging.getLogger("app.events")
-
-EXTENSION = "junction.events"
 
 
 class Hub:
@@ -36,7 +34,7 @@ class Hub:
     def __init__(self, app: Flask) -> None:
         self.app = app
         self.kind = notifiers.notifier_kind(app)
-        if self.kind == "redis" and not app.config["JUNCTION"].get("REDIS_URL"):
+        if self.kind == "redis" and not app.config.get("JUNCTION_REDIS_URL"):
             log.warning("events: notifier 'redis' needs JUNCTION_REDIS_URL; using 'memory'")
             self.kind = "memory"
         if self.kind == "postgres" and not app.config["SQLALCHEMY_DATABASE_URI"].startswith(
@@ -69,12 +67,12 @@ class Hub:
     @property
     def pg_channel(self) -> str:
         """The PostgreSQL NOTIFY channel."""
-        return str(option("EVENTS_PG_CHANNEL", self.app))
+        return str(self.app.config["JUNCTION_EVENTS_PG_CHANNEL"])
 
     @property
     def redis_channel(self) -> str:
         """The Redis pub/sub channel."""
-        return str(option("EVENTS_REDIS_CHANNEL", self.app))
+        return str(self.app.config["JUNCTION_EVENTS_REDIS_CHANNEL"])
 
     # -- publishing side --
 
@@ -97,7 +95,7 @@ class Hub:
             import redis
 
             self._redis = redis.Redis.from_url(
-                self.app.config["JUNCTION"]["REDIS_URL"],
+                self.app.config["JUNCTION_REDIS_URL"],
                 socket_timeout=2,
                 socket_connect_timeout=2,
                 health_check_interval=30,
@@ -172,7 +170,7 @@ class Hub:
             ).start()
 
     def _dispatch_loop(self, stop: threading.Event) -> None:
-        poll = float(option("EVENTS_POLL_SECONDS", self.app))
+        poll = float(self.app.config["JUNCTION_EVENTS_POLL_SECONDS"])
         failures = 0
         while not stop.is_set():
             with self._lock:
@@ -216,7 +214,7 @@ class Hub:
 
     def _redis_listen(self, stop: threading.Event) -> None:
         notifiers.redis_listen(
-            self.app.config["JUNCTION"]["REDIS_URL"],
+            self.app.config["JUNCTION_REDIS_URL"],
             self.redis_channel,
             self._on_message,
             self._wake.set,  # catch up on anything published while we were not listening
@@ -254,9 +252,10 @@ _HUBS: weakref.WeakSet[Hub] = weakref.WeakSet()
 def get_hub(app: Flask | None = None) -> Hub:
     """The app's hub (made by :func:`init_app`, or on first use)."""
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    hub = app.extensions.get(EXTENSION)
+    state = junction_state(app)
+    hub = state.events
     if hub is None:
-        hub = app.extensions[EXTENSION] = Hub(app)
+        hub = state.events = Hub(app)
         _HUBS.add(hub)
     return hub
 
@@ -305,7 +304,7 @@ def subscribe(
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     hub = get_hub(app)
     start = head_id(hub.engine) if after is None else max(int(after), 0)
-    size = int(queue_size or option("EVENTS_QUEUE_SIZE", app))
+    size = int(queue_size or app.config["JUNCTION_EVENTS_QUEUE_SIZE"])
     sub = Subscription(hub, channels, start, size, wake)
     hub.register(sub)
     return sub

@@ -203,10 +203,10 @@ def prune(now: dt.datetime | None = None) -> int:
 
     The newest event of the whole log is always kept, so ids never restart from a lower value.
     """
-    config = current_app.config["JUNCTION"]
+    config = current_app.config
     now = now or utcnow()
-    cutoff = now - dt.timedelta(seconds=int(config["EVENTS_RETENTION_SECONDS"]))
-    keep = int(config["EVENTS_RETENTION_COUNT"])
+    cutoff = now - dt.timedelta(seconds=int(config["JUNCTION_EVENTS_RETENTION_SECONDS"]))
+    keep = int(config["JUNCTION_EVENTS_RETENTION_COUNT"])
     deleted = 0
     with db.engine.begin() as conn:
         newest = conn.scalar(sa.select(sa.func.max(_table.c.id)))

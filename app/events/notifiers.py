@@ -24,11 +24,10 @@ def notifier_kind(app: Flask | None = None) -> str:
     database is PostgreSQL, else the in-process notifier.
     """
     app = app or current_app
-    config = app.config["JUNCTION"]
-    kind = config.get("EVENTS_NOTIFIER", "auto")
+    kind = app.config.get("JUNCTION_EVENTS_NOTIFIER") or "auto"
     if kind != "auto":
-        return kind
-    if config.get("REDIS_URL"):
+        return str(kind)
+    if app.config.get("JUNCTION_REDIS_URL"):
         return "redis"
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         return "postgres"

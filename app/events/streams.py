@@ -25,7 +25,6 @@ from flask import Response, current_app, has_request_context, request
 from app.errors import Forbidden, ValidationFailed, field_error, problem
 from app.events.hub import subscribe
 from app.events.log import Gap, Item, head_id
-from app.events.options import option
 from app.events.subscriptions import Subscription
 
 CHANNEL_RE = re.compile(r"^[A-Za-z0-9_.:/@-]{1,255}$")
@@ -110,7 +109,7 @@ def origin_allowed(origin: str | None, host: str, allowed: Iterable[str]) -> boo
 
 def request_origin_allowed() -> bool:
     """:func:`origin_allowed` for the current request."""
-    allowed = current_app.config["JUNCTION"].get("ALLOWED_ORIGINS") or []
+    allowed = current_app.config.get("JUNCTION_ALLOWED_ORIGINS") or []
     return origin_allowed(request.headers.get("Origin"), request.host, allowed)
 
 
@@ -177,9 +176,9 @@ def stream_websocket(
     """
     channels = list(dict.fromkeys(channels))
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    heartbeat = float(heartbeat or option("EVENTS_HEARTBEAT_SECONDS", app))
+    heartbeat = float(heartbeat or app.config["JUNCTION_EVENTS_HEARTBEAT_SECONDS"])
     resume_wait = float(
-        option("EVENTS_WS_RESUME_WAIT", app) if resume_wait is None else resume_wait
+        app.config["JUNCTION_EVENTS_WS_RESUME_WAIT"] if resume_wait is None else resume_wait
     )
     if has_request_context():
         if not request_origin_allowed():
@@ -331,7 +330,7 @@ def sse_response(
     if last_event_id is None:
         last_event_id = parse_event_id(request.args.get("last_event_id"), "last_event_id")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    beat = float(heartbeat or option("EVENTS_HEARTBEAT_SECONDS", app))
+    beat = float(heartbeat or app.config["JUNCTION_EVENTS_HEARTBEAT_SECONDS"])
     sub = subscribe(channels, last_event_id, queue_size=queue_size)
 
     def generate() -> Iterator[str]:

@@ -248,7 +248,7 @@ def default_limiter() -> Limiter:
     Inside an app context the app's configuration decides; outside, ``JUNCTION_REDIS_URL``.
     """
     if has_app_context():
-        url = current_app.config.get("JUNCTION", {}).get("REDIS_URL")
+        url = current_app.config.get("JUNCTION_REDIS_URL")
     else:
         url = os.environ.get("JUNCTION_REDIS_URL")
     if not url:

@@ -15,11 +15,10 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from flask import Flask, current_app
+from flask import Flask
 
 from app.db import utcnow
-
-EXTENSION = "junction_operations"
+from app.state import junction_state
 
 
 class TemporaryFailure(Exception):
@@ -104,5 +103,6 @@ def new_lease_token() -> str:
 
 def runtime(app: Flask | None = None) -> Runtime:
     """The operations runtime of ``app`` (default: the current app)."""
-    target = app or current_app
-    return target.extensions[EXTENSION]  # type: ignore[no-any-return]
+    found = junction_state(app).operations
+    assert found is not None, "create_app() sets the operations runtime"
+    return found

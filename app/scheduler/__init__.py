@@ -46,7 +46,6 @@ from app.scheduler.jobs import (
 from app.scheduler.participation import flask_cli_words, participation
 from app.scheduler.service import (
     DEFAULT_MISFIRE_GRACE,
-    EXTENSION_KEY,
     LEADER,
     SchedulerService,
     get_service,
@@ -60,7 +59,6 @@ __all__ = [
     "ADVISORY_LOCK_KEY",
     "DEFAULT_ELECTION_INTERVAL",
     "DEFAULT_MISFIRE_GRACE",
-    "EXTENSION_KEY",
     "JOB_DURATION",
     "JOB_RUNS",
     "LEADER",

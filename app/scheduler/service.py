@@ -17,7 +17,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from flask import Flask, current_app, has_app_context
+from flask import Flask, has_app_context
 from prometheus_client import Gauge
 
 from app.scheduler.election import (
@@ -38,10 +38,10 @@ from app.scheduler.jobs import (
     execute,
 )
 from app.scheduler.participation import _in_gunicorn_arbiter, participation
+from app.state import junction_state
 
 log = logging.getLogger("app.scheduler")
 
-EXTENSION_KEY = "junction.scheduler"
 DEFAULT_MISFIRE_GRACE = 30
 
 LEADER = Gauge(
@@ -66,16 +66,15 @@ class SchedulerService:
         interval: float | None = None,
         misfire_grace_time: int | None = None,
     ) -> None:
-        config = app.extensions["junction"].config
         self.app = app
         self.mode = mode
         self.reason = reason
         self.plugin_jobs: list[JobSpec] = []
         self.misfire_grace_time = misfire_grace_time or int(
-            config.get("SCHEDULER_MISFIRE_GRACE") or DEFAULT_MISFIRE_GRACE
+            app.config.get("JUNCTION_SCHEDULER_MISFIRE_GRACE") or DEFAULT_MISFIRE_GRACE
         )
         interval = interval or float(
-            config.get("SCHEDULER_ELECTION_INTERVAL") or DEFAULT_ELECTION_INTERVAL
+            app.config.get("JUNCTION_SCHEDULER_ELECTION_INTERVAL") or DEFAULT_ELECTION_INTERVAL
         )
         self._elector = elector
         self._interval = interval
@@ -245,15 +244,16 @@ atexit.register(_stop_all_at_exit)
 
 def get_service(app: Flask | None = None) -> SchedulerService:
     """The scheduler service of ``app`` (default: the current app)."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    return app.extensions[EXTENSION_KEY]
+    service = junction_state(app).scheduler
+    assert service is not None, "create_app() sets the scheduler service"
+    return service
 
 
 def is_leader(app: Flask | None = None) -> bool:
     """Whether this process leads the scheduler for ``app`` (default: the current app, or any
     app in this process outside an app context)."""
     if app is not None or has_app_context():
-        service = (app or current_app).extensions.get(EXTENSION_KEY)
+        service = junction_state(app).scheduler
         return bool(service and service.is_leader())
     return any(service.is_leader() for service in list(_LIVE))
 
@@ -289,10 +289,10 @@ def init_app(app: Flask) -> None:
     Under gunicorn with ``--preload`` the app is built in the master: participation is then
     deferred to each worker after fork, so the master never holds the lock or runs jobs.
     """
-    mode = app.extensions["junction"].config.get("SCHEDULER") or "auto"
+    mode = app.config.get("JUNCTION_SCHEDULER") or "auto"
     participate, reason = participation(mode)
     service = SchedulerService(app, mode, reason)
-    app.extensions[EXTENSION_KEY] = service
+    junction_state(app).scheduler = service
     service.plugin_jobs = collect_plugin_jobs(app)
     app.extensions["junction"].core_checks["scheduler"] = service.role
     if not participate:

@@ -61,7 +61,8 @@ def _json_lines(stream: io.StringIO) -> list[dict]:
 
 def test_json_format_labels_every_record_with_request_id_and_plugin(make_app, log_stream):
     app = make_app(
-        {"LOG_FORMAT": "json", "LOG_LEVEL": "info"}, extra_plugins=[("sample", _sample_plugin())]
+        {"JUNCTION_LOG_FORMAT": "json", "JUNCTION_LOG_LEVEL": "info"},
+        extra_plugins=[("sample", _sample_plugin())],
     )
     response = app.test_client().get("/api/sample/log", headers={"X-Request-ID": "req-json-1"})
     assert response.status_code == 200
@@ -90,7 +91,8 @@ def test_json_format_labels_every_record_with_request_id_and_plugin(make_app, lo
 
 def test_text_format_carries_plugin_and_request_id(make_app, log_stream):
     app = make_app(
-        {"LOG_FORMAT": "text", "LOG_LEVEL": "info"}, extra_plugins=[("sample", _sample_plugin())]
+        {"JUNCTION_LOG_FORMAT": "text", "JUNCTION_LOG_LEVEL": "info"},
+        extra_plugins=[("sample", _sample_plugin())],
     )
     app.test_client().get("/api/sample/log", headers={"X-Request-ID": "req-text-1"})
     lines = [line for line in log_stream.getvalue().splitlines() if "plugin says hello" in line]
@@ -103,7 +105,8 @@ def test_text_format_carries_plugin_and_request_id(make_app, log_stream):
 @pytest.mark.parametrize("fmt", ["json", "text"])
 def test_bearer_tokens_and_query_tokens_are_redacted(make_app, log_stream, fmt):
     app = make_app(
-        {"LOG_FORMAT": fmt, "LOG_LEVEL": "info"}, extra_plugins=[("sample", _sample_plugin())]
+        {"JUNCTION_LOG_FORMAT": fmt, "JUNCTION_LOG_LEVEL": "info"},
+        extra_plugins=[("sample", _sample_plugin())],
     )
     client = app.test_client()
     assert client.get("/api/sample/log").status_code == 200
@@ -139,7 +142,7 @@ def test_configure_logging_is_dictconfig_and_does_not_stack_handlers(log_stream)
 
 
 def test_readiness_probes_do_not_fill_the_log(make_app, log_stream):
-    app = make_app({"LOG_FORMAT": "json", "LOG_LEVEL": "info"})
+    app = make_app({"JUNCTION_LOG_FORMAT": "json", "JUNCTION_LOG_LEVEL": "info"})
     client = app.test_client()
     for _ in range(3):
         assert client.get("/readyz").status_code == 200

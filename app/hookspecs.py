@@ -51,7 +51,7 @@ def junction_migrations() -> str | None:
 
     The folder holds one branch of its own: its first revision sets
     ``branch_labels = ("<plugin>",)`` and ``depends_on = "core_0001"`` so it applies after the
-    core schema. ``flask junction db upgrade`` upgrades every head.
+    core schema. ``junction db upgrade`` upgrades every head.
     """
 
 
@@ -71,7 +71,7 @@ def junction_settings() -> Mapping[str, Any] | None:
 def junction_jobs(scheduler: Any) -> None:
     """Register periodic jobs on ``scheduler`` (``app.scheduler.JobRegistry``).
 
-    Called once at start-up in every process, so ``flask junction jobs`` lists the same jobs
+    Called once at start-up in every process, so ``junction jobs`` lists the same jobs
     everywhere; the jobs *run* on the elected leader only, so a job runs once per deployment
     however many gunicorn workers there are. Use ``scheduler.add(func, seconds=..., id=...)``;
     job ids are prefixed with the plugin name.
@@ -91,7 +91,7 @@ def junction_operations() -> Mapping[str, Callable[..., Any]] | None:
 
 @hookspec
 def junction_cli(cli: click.Group) -> None:
-    """Add commands to the ``flask junction`` command group, or top-level groups to ``cli``.
+    """Add commands to the ``junction`` command group, or top-level groups to ``cli``.
 
     ``cli`` is the ``junction`` group; ``cli.parent_app_cli`` (when set) is the Flask app's
     root group, where a plugin may add a group named after itself (``flask planning ...``).

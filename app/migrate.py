@@ -2,7 +2,7 @@
 
 The core's revisions live in ``migrations/versions``; each plugin contributes the folder its
 ``junction_migrations`` hook returns. Every command works on all heads, so installing a plugin
-and running ``flask junction db upgrade`` is all an operator does.
+and running ``junction db upgrade`` is all an operator does.
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def check_at_heads() -> str:
     missing = expected_heads() - current_heads()
     if missing:
         raise RuntimeError(
-            "database schema is behind; run 'flask --app wsgi junction db upgrade' "
+            "database schema is behind; run 'junction db upgrade' "
             f"(missing heads: {', '.join(sorted(missing))})"
         )
     return "schema at every head"

@@ -17,7 +17,7 @@ from app.scheduler.service import get_service, list_jobs, run_job_once
 
 
 def register_cli(group: click.Group) -> None:
-    """Add ``jobs`` (list / run one) and ``worker`` to the ``flask junction`` group."""
+    """Add ``jobs`` (list / run one) and ``worker`` to the ``junction`` group."""
 
     @group.group("jobs", invoke_without_command=True)
     @click.pass_context
@@ -39,7 +39,7 @@ def register_cli(group: click.Group) -> None:
         try:
             run = run_job_once(current_app._get_current_object(), job_id)  # type: ignore[attr-defined]
         except KeyError as exc:
-            raise click.ClickException(f"no job {job_id!r} (see `flask junction jobs`)") from exc
+            raise click.ClickException(f"no job {job_id!r} (see `junction jobs`)") from exc
         click.echo(f"{run.job_id}: {run.outcome} in {run.duration:.3f}s")
         if run.error:
             click.echo(f"error: {run.error}", err=True)

@@ -11,16 +11,25 @@ from typing import Any
 _FLASK_OPTIONS_WITH_VALUE = frozenset({"--app", "-A", "--env-file", "-e"})
 
 
+# Commands of the ``junction`` console script that are Flask's own, not the ``junction`` group's.
+_FLASK_BUILTINS = frozenset({"run", "shell", "routes"})
+
+
 def flask_cli_words(argv: Sequence[str]) -> list[str] | None:
-    """The command words of a ``flask`` CLI invocation (``["junction", "worker"]``), or ``None``
-    when ``argv`` is not the flask CLI."""
+    """The command words of a Flask CLI invocation, as ``flask`` spells them
+    (``["junction", "worker"]``), or ``None`` when ``argv`` is not a Flask CLI.
+
+    The ``junction`` console script serves the ``junction`` group at its top level, so
+    ``junction worker`` gives ``["junction", "worker"]`` and ``junction run`` gives ``["run"]``.
+    """
     if not argv:
         return None
     program = Path(argv[0])
     is_flask = program.name == "flask" or (
         program.name == "__main__.py" and program.parent.name == "flask"
     )
-    if not is_flask:
+    is_junction = program.name == "junction"
+    if not (is_flask or is_junction):
         return None
     words: list[str] = []
     skip = False
@@ -31,6 +40,8 @@ def flask_cli_words(argv: Sequence[str]) -> list[str] | None:
             skip = True
         elif not arg.startswith("-"):
             words.append(arg)
+    if is_junction and words[:1] != ["junction"] and not set(words[:1]) & _FLASK_BUILTINS:
+        words.insert(0, "junction")
     return words
 
 
@@ -52,8 +63,9 @@ def participation(
     """Whether this process takes part in the election under ``mode``, and why.
 
     ``auto`` participates in servers only: gunicorn and uWSGI workers, ``flask run`` (not its
-    reloader watcher) and ``flask junction worker``; never in other ``flask`` commands (``db
-    upgrade``, ``jobs run``...), shells, scripts or test processes.
+    reloader watcher) and ``junction worker`` (or ``flask junction worker``); never in other
+    commands (``junction db upgrade``, ``junction jobs run``...), shells, scripts or test
+    processes.
     """
     argv = sys.argv if argv is None else argv
     environ = os.environ if environ is None else environ

@@ -65,7 +65,7 @@ def junction_jobs(scheduler: Any) -> None:
 
 @hookimpl
 def junction_cli(cli: click.Group) -> None:
-    """``flask junction hello ...``."""
+    """``junction hello ...``."""
     cli.add_command(hello_group)
 
 

@@ -1,4 +1,4 @@
-"""``flask --app wsgi junction hello ...``: the plugin's commands."""
+"""``junction hello ...``: the plugin's commands."""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ setup: $(STAMP)
 
 # Migrates the SQLite database in instance/ and serves the API and /api/docs with gunicorn.
 run: $(STAMP)
-	$(BIN)/flask --app wsgi junction db upgrade
+	$(BIN)/junction db upgrade
 	$(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
 # No services needed; set JUNCTION_TEST_DATABASE_URL / JUNCTION_TEST_REDIS_URL to use real ones.

@@ -8,35 +8,17 @@ raises is recorded as failed and the app is built without it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-from app.config import ConfigError, default_instance_path, load_config
+from app.config import ConfigError, default_instance_path, flask_config, load_config
 from app.plugins import PluginRegistry
+from app.state import JunctionState
 
 __all__ = ["ConfigError", "JunctionState", "create_app"]
-
-
-@dataclass
-class JunctionState:
-    """What the core keeps on ``app.extensions["junction"]``."""
-
-    config: dict[str, Any]
-    instance_path: Path
-    registry: PluginRegistry
-    api: Any = None
-    core_checks: dict[str, Callable[[], Any]] = field(default_factory=dict)
-    plugin_checks: dict[str, Callable[[], Any]] = field(default_factory=dict)
-    settings_specs: dict[str, Any] = field(default_factory=dict)
-    operation_handlers: dict[str, Callable[..., Any]] = field(default_factory=dict)
-
-    def ready_checks(self) -> dict[str, Callable[[], Any]]:
-        """Core checks first, then each plugin's (named ``<plugin>.<check>``)."""
-        return {**self.core_checks, **self.plugin_checks}
 
 
 def create_app(
@@ -48,7 +30,8 @@ def create_app(
 ) -> Flask:
     """Build a configured Junction application.
 
-    ``overrides`` take configuration keys (``{"DATABASE_URL": ...}``) above every other source;
+    ``overrides`` take configuration keys above every other source, by their ``app.config``
+    names (``{"JUNCTION_DATABASE_URL": ...}``) or their file names (``{"DATABASE_URL": ...}``);
     ``extra_plugins`` registers ``(name, module)`` pairs beside the entry points (tests, embedding).
     """
     from app import api as api_module
@@ -64,20 +47,20 @@ def create_app(
 
     observability.configure_logging(config["LOG_LEVEL"], config["LOG_FORMAT"])
 
-    app = Flask("junction", instance_path=str(inst), instance_relative_config=True)
+    app = Flask(__name__, instance_path=str(inst), instance_relative_config=True)
+    # The validated keys, flat (``JUNCTION_API_TOKENS``...): the one place every reader uses.
+    app.config.update(flask_config(config))
     app.config.update(
-        JUNCTION=config,
         SECRET_KEY=config["SECRET_KEY"] or os.urandom(32).hex(),
         SQLALCHEMY_DATABASE_URI=_normalise_db_url(config["DATABASE_URL"]),
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(config["DATABASE_URL"], config["SQL_ECHO"]),
         MAX_CONTENT_LENGTH=config["MAX_CONTENT_LENGTH"],
-        JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     registry = PluginRegistry()
     registry.discover(config["PLUGINS"], config["DISABLED_PLUGINS"], extra_plugins)
-    state = JunctionState(config=config, instance_path=inst, registry=registry)
+    state = JunctionState(instance_path=inst, registry=registry)
     app.extensions["junction"] = state
 
     db.init_app(app)

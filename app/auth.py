@@ -90,7 +90,7 @@ def check_request() -> Response | None:
     if _is_exempt(view):
         return None
 
-    tokens: list[str] = current_app.config["JUNCTION"]["API_TOKENS"]
+    tokens: list[str] = current_app.config["JUNCTION_API_TOKENS"]
     if not tokens:
         if is_direct_loopback():
             g.caller = "loopback"

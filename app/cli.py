@@ -1,15 +1,23 @@
-"""``flask --app wsgi junction ...``: operator commands of the core, plus plugin commands."""
+"""``junction ...``: operator commands of the core, plus plugin commands.
+
+The ``junction`` console script (``[project.scripts]``) is :func:`main`: a ``FlaskGroup`` that
+builds the app with :func:`app.create_app` and serves the commands of the app's ``junction``
+group at its top level (``junction db upgrade``, ``junction worker``, ``junction plugins``,
+``junction planning cycles``), beside Flask's own ``run``, ``shell`` and ``routes``. The same
+commands stay reachable as ``flask --app wsgi junction ...``.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, FlaskGroup, NoAppException, ScriptInfo
 
-from app.config import ENV_PREFIX, KEYS
+from app.config import ENV_PREFIX, KEYS, config_name
 
 
 def register_cli(app: Flask) -> None:
@@ -39,9 +47,8 @@ def register_cli(app: Flask) -> None:
         if markdown:
             click.echo(config_markdown(), nl=False)
             return
-        config = current_app.extensions["junction"].config
         for key in KEYS:
-            value = config.get(key.name)
+            value = current_app.config.get(config_name(key.name))
             if key.secret and value:
                 value = "****"
             click.echo(f"{ENV_PREFIX}{key.name:<26} {value!r:<40} {key.help}")
@@ -77,9 +84,59 @@ def register_cli(app: Flask) -> None:
 
     register_scheduler_cli(group)
     app.cli.add_command(group)
-    # As FlaskBB's ``flaskbb_cli(cli, app)``: plugins add their groups to the application's
-    # own CLI group, so ``junction planning ...`` and ``flask planning ...`` both reach them.
-    app.extensions["junction"].registry.call_each("junction_cli", cli=app.cli, app=app)
+    # As FlaskBB's ``flaskbb_cli(cli, app)``: plugins add their groups to the ``junction``
+    # group, so ``junction planning ...`` and ``flask --app wsgi junction planning ...`` reach them.
+    app.extensions["junction"].registry.call_each("junction_cli", cli=group, app=app)
+
+
+class JunctionCLI(FlaskGroup):
+    """The ``junction`` command: Flask's CLI with the app's ``junction`` group at the top level.
+
+    A name is looked up in the ``junction`` group first (so ``junction db`` is Junction's
+    ``db``, which upgrades every plugin branch, not Flask-Migrate's), then as a Flask command.
+    """
+
+    def __init__(self, **extra: Any) -> None:
+        from app import create_app
+
+        super().__init__(
+            create_app=lambda: create_app(),
+            add_version_option=False,
+            help="Junction operator commands (the app is built from the JUNCTION_* environment "
+            "and instance/junction.toml).",
+            **extra,
+        )
+
+    def _junction_group(self, ctx: click.Context) -> click.Group | None:
+        info = ctx.ensure_object(ScriptInfo)
+        try:
+            app = info.load_app()
+        except NoAppException:
+            return None  # FlaskGroup reports the error when the command is looked up there
+        if not current_app or current_app._get_current_object() is not app:  # type: ignore[attr-defined]
+            ctx.with_resource(app.app_context())
+        group = app.cli.commands.get("junction")
+        return group if isinstance(group, click.Group) else None
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        """The ``junction`` group's command ``name``, else Flask's (``run``, ``shell``...)."""
+        group = self._junction_group(ctx)
+        command = group.get_command(ctx, name) if group is not None else None
+        return command or super().get_command(ctx, name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Junction's commands and Flask's, without the ``junction`` group itself."""
+        names = set(super().list_commands(ctx))
+        group = self._junction_group(ctx)
+        if group is not None:
+            names.discard("junction")
+            names.update(group.list_commands(ctx))
+        return sorted(names)
+
+
+def main() -> None:
+    """Entry point of the ``junction`` console script."""
+    JunctionCLI(name="junction").main(prog_name="junction")
 
 
 def config_markdown() -> str:

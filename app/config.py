@@ -1,9 +1,14 @@
 """Configuration: built-in defaults, then ``instance/junction.toml``, then ``JUNCTION_*``.
 
 Every key is declared once in :data:`KEYS` with its type, default and help text. The README's
-configuration table is generated from the same list (``flask junction config``), so a key cannot
-exist without documentation. A value that does not parse stops start-up with a
+configuration table is generated from the same list (``junction config --markdown``), so a key
+cannot exist without documentation. A value that does not parse stops start-up with a
 :class:`ConfigError` naming the key and where it came from.
+
+The validated values land in ``app.config`` as flat ``JUNCTION_<NAME>`` keys (see
+:func:`flask_config`), the way Flask extensions keep theirs: every reader uses
+``current_app.config["JUNCTION_<NAME>"]``, and a test or an embedding application may change
+one on a built app the same way.
 """
 
 from __future__ import annotations
@@ -118,6 +123,15 @@ KEYS: tuple[Key, ...] = (
     Key("EVENTS_HEARTBEAT_SECONDS", _positive(_to_float), 25.0, "Stream heartbeat interval."),
     Key("EVENTS_QUEUE_SIZE", _positive(_to_int), 100, "Events buffered per stream subscriber."),
     Key("EVENTS_POLL_SECONDS", _positive(_to_float), 1.0, "Event log safety-net poll interval."),
+    Key(
+        "EVENTS_WS_RESUME_WAIT",
+        _positive(_to_float),
+        1.0,
+        "Seconds a WebSocket waits for the client's first `last_event_id` message.",
+    ),
+    Key("EVENTS_REDIS_CHANNEL", _to_str, "junction:events", "Redis pub/sub channel of wake-ups."),
+    Key("EVENTS_PG_CHANNEL", _to_str, "junction_events", "PostgreSQL NOTIFY channel of wake-ups."),
+    Key("EVENTS_PRUNE_INTERVAL", _positive(_to_int), 300, "Seconds between event-log pruning."),
     Key("OPERATION_LEASE_SECONDS", _positive(_to_int), 30, "Lease of a running operation."),
     Key("SCHEDULER_MISFIRE_GRACE", _positive(_to_int), 30, "Seconds a late job run may start."),
     Key(
@@ -144,8 +158,9 @@ def load_config(
 ) -> dict[str, Any]:
     """Resolve every key: defaults, then ``junction.toml``, then the environment, then overrides.
 
-    ``overrides`` (used by tests and :func:`app.create_app`) take the same key names as the file.
-    Unknown keys in the file are refused so a typo does not silently fall back to a default.
+    ``overrides`` (used by tests and :func:`app.create_app`) take the flat ``app.config`` names
+    (``JUNCTION_API_TOKENS``) or the file's names (``API_TOKENS``). Unknown keys are refused so
+    a typo does not silently fall back to a default.
     """
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {key.name: key.default for key in KEYS}
@@ -172,8 +187,23 @@ def load_config(
             _apply(values, env_name[len(ENV_PREFIX) :], raw, "environment")
 
     for name, raw in (overrides or {}).items():
-        _apply(values, name.upper(), raw, "overrides")
+        _apply(values, _bare(name), raw, "overrides")
     return values
+
+
+def config_name(name: str) -> str:
+    """The ``app.config`` (and environment) name of key ``name``: ``JUNCTION_<NAME>``."""
+    return f"{ENV_PREFIX}{name}"
+
+
+def flask_config(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` (as :func:`load_config` returns them) as flat ``JUNCTION_<NAME>`` keys."""
+    return {config_name(name): value for name, value in values.items()}
+
+
+def _bare(name: str) -> str:
+    name = name.upper()
+    return name[len(ENV_PREFIX) :] if name.startswith(ENV_PREFIX) else name
 
 
 def _apply(values: dict[str, Any], name: str, raw: Any, source: str) -> None:

@@ -53,7 +53,7 @@ def junction_migrations() -> str | None:
 
     The folder holds one branch of its own: its first revision sets
     ``branch_labels = ("<plugin>",)`` and ``depends_on = "core_0001"`` so it applies after the
-    core schema. ``flask junction db upgrade`` upgrades every head.
+    core schema. ``junction db upgrade`` upgrades every head.
     """
 
 
@@ -74,7 +74,7 @@ def junction_settings() -> Mapping[str, Any] | None:
 def junction_jobs(scheduler: Any) -> None:
     """Register periodic jobs on ``scheduler`` (``app.scheduler.JobRegistry``).
 
-    Called once at start-up in every process, so ``flask junction jobs`` lists the same jobs
+    Called once at start-up in every process, so ``junction jobs`` lists the same jobs
     everywhere; the jobs *run* on the elected leader only, so a job runs once per deployment
     however many gunicorn workers there are. Use ``scheduler.add(func, seconds=..., id=...)``;
     job ids are prefixed with the plugin name.
@@ -95,7 +95,7 @@ def junction_operations() -> Mapping[str, Callable[..., Any]] | None:
 
 @hookspec
 def junction_cli(cli: click.Group, app: Flask) -> None:
-    """Add the plugin's command group to ``cli``, the application's CLI group (``app.cli``).
+    """Add the plugin's command group to ``cli``, the application's ``junction`` group.
 
     As FlaskBB's ``flaskbb_cli(cli, app)``: add one group named after the plugin
     (``cli.add_command(planning_group)``) and operators type ``junction planning ...`` (or

@@ -38,8 +38,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.datastructures import Headers
 
+from app import scheduler
 from app.db import UTCDateTime, db, utcnow
 from app.errors import problem
+from app.state import junction_state
 
 __all__ = [
     "IdempotencyKey",
@@ -81,7 +83,6 @@ REPLAYABLE_HEADERS = frozenset(
 # 400/422 are requests rejected by validation before anything was written (Stripe does not
 # save these either), 429 asks the client to come back later.
 RELEASED_STATUSES = frozenset({400, 422, 429})
-_EXTENSION = "junction_idempotency"
 
 OUTCOMES = Counter(
     "junction_idempotency_requests_total",
@@ -135,13 +136,9 @@ class IdempotencyPolicy:
 
 
 def policy() -> IdempotencyPolicy:
-    """The current app's policy (created from the configuration on first use)."""
-    found = current_app.extensions.get(_EXTENSION)
-    if found is None:
-        found = IdempotencyPolicy(
-            ttl=dt.timedelta(seconds=current_app.config["JUNCTION"]["IDEMPOTENCY_TTL"])
-        )
-        current_app.extensions[_EXTENSION] = found
+    """The current app's policy (set by :func:`init_app` from ``JUNCTION_IDEMPOTENCY_TTL``)."""
+    found = junction_state().idempotency
+    assert found is not None, "create_app() sets the idempotency policy"
     return found
 
 
@@ -584,11 +581,9 @@ def cleanup_expired(now: dt.datetime | None = None) -> int:
 
 def init_app(app: Flask) -> None:
     """Set the policy from the configuration and register the cleanup job with the scheduler."""
-    app.extensions[_EXTENSION] = IdempotencyPolicy(
-        ttl=dt.timedelta(seconds=app.config["JUNCTION"]["IDEMPOTENCY_TTL"])
+    junction_state(app).idempotency = IdempotencyPolicy(
+        ttl=dt.timedelta(seconds=app.config["JUNCTION_IDEMPOTENCY_TTL"])
     )
-    from app import scheduler
-
     scheduler.register_core_job(
         cleanup_expired, seconds=CLEANUP_INTERVAL_SECONDS, id="idempotency.cleanup"
     )

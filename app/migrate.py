@@ -2,7 +2,7 @@
 
 The core's revisions live in ``migrations/versions``; each plugin contributes the folder its
 ``junction_migrations`` hook returns. Every command works on all heads, so installing a plugin
-and running ``flask junction db upgrade`` is all an operator does.
+and running ``junction db upgrade`` is all an operator does.
 """
 
 from __future__ import annotations
@@ -13,11 +13,12 @@ from pathlib import Path
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from flask import Flask, current_app
+from flask import Flask
 from flask_migrate import Migrate
 from flask_migrate import upgrade as _upgrade
 
 from app.db import db
+from app.state import junction_state
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 CORE_BASE_REVISION = "core_0001"
@@ -28,7 +29,7 @@ migrate = Migrate()
 def init_migrate(app: Flask, plugin_locations: list[str]) -> None:
     """Attach Flask-Migrate to ``app`` with the core and plugin version folders."""
     locations = [str(MIGRATIONS_DIR / "versions"), *plugin_locations]
-    app.extensions["junction_migration_locations"] = locations
+    junction_state(app).migration_locations = locations
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), compare_type=True)
 
 
@@ -36,7 +37,7 @@ def init_migrate(app: Flask, plugin_locations: list[str]) -> None:
 def _version_locations(config: Config) -> Config:
     # Registered once on the shared Migrate object (not per app, where the callbacks would pile
     # up with every create_app); it reads the locations of whichever app is current.
-    current = current_app.extensions["junction_migration_locations"]
+    current = junction_state().migration_locations
     config.set_main_option("path_separator", "os")
     config.set_main_option("version_locations", os.pathsep.join(current))
     return config
@@ -49,7 +50,7 @@ def alembic_config() -> Config:
     config.set_main_option("path_separator", "os")
     config.set_main_option(
         "version_locations",
-        os.pathsep.join(current_app.extensions["junction_migration_locations"]),
+        os.pathsep.join(junction_state().migration_locations),
     )
     return config
 
@@ -75,7 +76,7 @@ def check_at_heads() -> str:
     missing = expected_heads() - current_heads()
     if missing:
         raise RuntimeError(
-            "database schema is behind; run 'flask --app wsgi junction db upgrade' "
+            "database schema is behind; run 'junction db upgrade' "
             f"(missing heads: {', '.join(sorted(missing))})"
         )
     return "schema at every head"

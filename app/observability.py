@@ -33,19 +33,11 @@ from prometheus_client import (
     multiprocess,
 )
 
+from app.redaction import redact
+
 REQUEST_ID_HEADER = "X-Request-ID"
 # What we adopt from a caller: short, printable, no spaces — safe in logs and headers.
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
-# Secrets that may appear in free text: bearer tokens, query-string tokens, API-key headers.
-_SECRET_PATTERNS = (
-    re.compile(r"(?i)\b((?:bearer|basic)\s+)[^\s,'\"]+"),
-    re.compile(r"(?i)((?:access_token|token|api_key|apikey|password|secret)=)[^&\s'\"]+"),
-    # A header's value, unless it starts with a scheme the first pattern already handles.
-    re.compile(
-        r"(?i)((?:x-api-key|x-worker-token|authorization)['\"]?\s*[:=]\s*['\"]?)"
-        r"(?!(?:bearer|basic)\s)[^\s,'\"]+"
-    ),
-)
 
 REQUESTS = Counter(
     "junction_http_requests_total",
@@ -69,13 +61,6 @@ UNMATCHED_ENDPOINT = "<unmatched>"
 # blueprints). Process-wide: a record may be written where no app context exists.
 _PLUGIN_MODULES: dict[str, str] = {}
 _PLUGIN_NAMES: set[str] = set()
-
-
-def redact(text: str) -> str:
-    """Replace anything that looks like a credential in ``text`` with ``***``."""
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub(lambda m: m.group(1) + "***", text)
-    return text
 
 
 def current_request_id() -> str | None:

@@ -36,6 +36,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import UTCDateTime, db, utcnow
 from app.errors import JunctionError, NotFound, ValidationFailed, field_error
+from app.state import junction_state
 
 __all__ = [
     "FieldSpec",
@@ -68,7 +69,6 @@ _FIELD_RE = re.compile(r"^[a-z][a-z0-9_]{0,127}$")
 # separates this use from every other use of JUNCTION_SECRET_KEY (Flask sessions...).
 _HKDF_SALT = b"junction.settings.v1"
 _HKDF_INFO = b"junction settings encryption key"
-_EXTENSION = "junction_settings"
 
 
 # -- model --------------------------------------------------------------------------------------
@@ -285,10 +285,10 @@ def derive_fernet_key(secret: str) -> bytes:
 
 
 def _crypto() -> _Crypto:
-    crypto = current_app.extensions.get(_EXTENSION)
-    if crypto is None:  # an app built without init_app (tools); derive on demand
-        crypto = _make_crypto(current_app.config["JUNCTION"].get("SECRET_KEY"))
-        current_app.extensions[_EXTENSION] = crypto
+    state = junction_state()
+    if state.secrets is None:  # an app built without init_app (tools); derive on demand
+        state.secrets = _make_crypto(current_app.config.get("JUNCTION_SECRET_KEY"))
+    crypto: _Crypto = state.secrets
     return crypto
 
 
@@ -702,7 +702,7 @@ def init_app(app: Flask) -> None:
     with the reason; the rest of Junction starts.
     """
     state = app.extensions["junction"]
-    app.extensions[_EXTENSION] = _make_crypto(state.config.get("SECRET_KEY"))
+    state.secrets = _make_crypto(app.config.get("JUNCTION_SECRET_KEY"))
     for plugin, result in state.registry.call_each("junction_settings"):
         declarations = [result] if isinstance(result, Mapping) else list(result)
         try:

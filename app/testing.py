@@ -13,8 +13,8 @@ Fixtures (all named ``junction_*`` so they never clash with a project's own ``ap
 ``junction_extra_plugins``
     ``(name, module)`` pairs registered beside the entry points (a plugin not installed).
 ``junction_config``
-    Configuration overrides (``{"API_TOKENS": ["t"]}``); the scheduler is off unless you
-    set ``SCHEDULER``.
+    Configuration overrides by their ``app.config`` names (``{"JUNCTION_API_TOKENS": ["t"]}``);
+    the scheduler is off unless you set ``JUNCTION_SCHEDULER``.
 ``junction_make_app``
     Factory: ``junction_make_app(plugins=..., extra_plugins=..., config=..., environ=...)``
     builds another app, each on its own fresh database.
@@ -57,7 +57,7 @@ if TYPE_CHECKING:
     from flask.testing import FlaskClient, FlaskCliRunner
 
 TEST_DATABASE_ENV = "JUNCTION_TEST_DATABASE_URL"
-DEFAULT_CONFIG: dict[str, Any] = {"SCHEDULER": "off", "LOG_LEVEL": "warning"}
+DEFAULT_CONFIG: dict[str, Any] = {"JUNCTION_SCHEDULER": "off", "JUNCTION_LOG_LEVEL": "warning"}
 
 
 # -- time --------------------------------------------------------------------------------------
@@ -183,9 +183,9 @@ class AppFactory:
 
         url = self._stack.enter_context(fresh_database(self.directory, self.server_url))
         instance = self.directory / f"instance-{uuid.uuid4().hex[:8]}"
-        overrides: dict[str, Any] = {**DEFAULT_CONFIG, "DATABASE_URL": url}
+        overrides: dict[str, Any] = {**DEFAULT_CONFIG, "JUNCTION_DATABASE_URL": url}
         if plugins is not None:
-            overrides["PLUGINS"] = list(plugins)
+            overrides["JUNCTION_PLUGINS"] = list(plugins)
         overrides.update(config or {})
         app = create_app(
             overrides,
@@ -231,7 +231,10 @@ def run_job(app: Flask, job_id: str) -> Any:
 
 
 def invoke(runner: FlaskCliRunner, *args: str) -> Result:
-    """Run ``flask junction ARGS...`` with ``runner`` and return click's result."""
+    """Run ``junction ARGS...`` with ``runner`` and return click's result.
+
+    A plugin's own group too: ``invoke(runner, "hello", "greet", "Ada")``.
+    """
     return runner.invoke(args=["junction", *args])
 
 
@@ -284,7 +287,7 @@ def junction_extra_plugins() -> list[tuple[str, Any]]:
 
 @pytest.fixture
 def junction_config() -> dict[str, Any]:
-    """Configuration overrides for :func:`junction_app` (keys as in ``junction.toml``)."""
+    """Configuration overrides for :func:`junction_app` (``JUNCTION_*`` names)."""
     return {}
 
 

@@ -53,7 +53,12 @@ def migrate_and_seed(url: str, instance: Path, checkout: Path) -> None:
     from app.domain.models import Project
 
     app = create_app(
-        {"DATABASE_URL": url, "SCHEDULER": "off", "LOG_LEVEL": "warning"}, instance_path=instance
+        {
+            "JUNCTION_DATABASE_URL": url,
+            "JUNCTION_SCHEDULER": "off",
+            "JUNCTION_LOG_LEVEL": "warning",
+        },
+        instance_path=instance,
     )
     with app.app_context():
         db.session.add_all(

@@ -39,8 +39,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import create_app  # noqa: E402
+from app.http.ratelimit import RateLimit  # noqa: E402
 from app.migrate import upgrade_all  # noqa: E402
-from app.ratelimit import RateLimit  # noqa: E402
 from plugins.planning.client import PlaneClient, budgets, build_http  # noqa: E402
 from tests.fakes.marqed_tree import make_tree  # noqa: E402
 from tests.fakes.plane import FakePlane  # noqa: E402
@@ -57,9 +57,9 @@ def make_app(folder: Path, fake: FakePlane, plane_project: str, speedup: int = 1
     instance = folder / "instance"
     app = create_app(
         {
-            "DATABASE_URL": f"sqlite:///{folder / 'bench.db'}",
-            "SCHEDULER": "off",
-            "LOG_LEVEL": "warning",
+            "JUNCTION_DATABASE_URL": f"sqlite:///{folder / 'bench.db'}",
+            "JUNCTION_SCHEDULER": "off",
+            "JUNCTION_LOG_LEVEL": "warning",
         },
         instance_path=instance,
     )

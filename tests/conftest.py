@@ -20,7 +20,7 @@ from app.db import db
 from app.migrate import upgrade_all
 from tests.support import fresh_database, pg_server_url, redis_url
 
-BASE_OVERRIDES: dict[str, Any] = {"SCHEDULER": "off", "LOG_LEVEL": "warning"}
+BASE_OVERRIDES: dict[str, Any] = {"JUNCTION_SCHEDULER": "off", "JUNCTION_LOG_LEVEL": "warning"}
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +33,9 @@ def instance_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def database_url(instance_dir: Path) -> Iterator[str]:
     """The session's database, migrated to every head."""
     with fresh_database(instance_dir) as url:
-        app = create_app({**BASE_OVERRIDES, "DATABASE_URL": url}, instance_path=instance_dir)
+        app = create_app(
+            {**BASE_OVERRIDES, "JUNCTION_DATABASE_URL": url}, instance_path=instance_dir
+        )
         with app.app_context():
             upgrade_all()
             db.engine.dispose()
@@ -52,7 +54,7 @@ def make_app(database_url: str, instance_dir: Path) -> Iterator[Callable[..., Fl
     apps: list[Flask] = []
 
     def factory(overrides: dict[str, Any] | None = None, **kwargs: Any) -> Flask:
-        merged = {**BASE_OVERRIDES, "DATABASE_URL": database_url, **(overrides or {})}
+        merged = {**BASE_OVERRIDES, "JUNCTION_DATABASE_URL": database_url, **(overrides or {})}
         app = create_app(merged, instance_path=kwargs.pop("instance_path", instance_dir), **kwargs)
         app.config["TESTING"] = True
         apps.append(app)

@@ -31,7 +31,6 @@ from app.operations.runner import (
     runner_job,
 )
 from app.operations.runtime import (
-    EXTENSION,
     LeaseLost,
     OperationCancelled,
     PermanentFailure,
@@ -93,8 +92,7 @@ def init_app(app: Flask) -> None:
     from app.operations import routes
 
     state = app.extensions["junction"]
-    config = state.config
-    app.extensions[EXTENSION] = Runtime(lease_seconds=float(config["OPERATION_LEASE_SECONDS"]))
+    state.operations = Runtime(lease_seconds=float(app.config["JUNCTION_OPERATION_LEASE_SECONDS"]))
 
     for plugin, declared in state.registry.call_each("junction_operations"):
         try:

@@ -17,13 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 
 from app.db import utcnow
 from app.errors import JunctionError
-
-EXTENSION = "junction_operations"
-
+from app.state import junction_state
 
 # A failure's category, derived from the HTTP status of the problem it carries.
 STATUS_CATEGORIES: dict[int, str] = {
@@ -200,5 +198,6 @@ def new_lease_token() -> str:
 
 def runtime(app: Flask | None = None) -> Runtime:
     """The operations runtime of ``app`` (default: the current app)."""
-    target = app or current_app
-    return target.extensions[EXTENSION]  # type: ignore[no-any-return]
+    found = junction_state(app).operations
+    assert found is not None, "create_app() sets the operations runtime"
+    return found

@@ -20,7 +20,7 @@ OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/api/openapi.json", "/api/docs
 
 @pytest.fixture
 def token_app(make_app) -> Flask:
-    return make_app({"API_TOKENS": f"{TOKEN},{OTHER}"})
+    return make_app({"JUNCTION_API_TOKENS": f"{TOKEN},{OTHER}"})
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -110,7 +110,7 @@ def test_with_tokens_any_configured_token_works_from_anywhere(token_app: Flask) 
 
 
 def test_auth_exempt_views_authenticate_themselves(make_app) -> None:
-    app = make_app({"API_TOKENS": TOKEN})
+    app = make_app({"JUNCTION_API_TOKENS": TOKEN})
 
     @app.post("/api/test-hook")
     @auth_exempt
@@ -153,7 +153,7 @@ def noisy_app(make_app) -> Flask:
 
     Built by a fixture so that it configures logging before ``caplog`` installs its handler.
     """
-    app = make_app({"API_TOKENS": TOKEN, "LOG_LEVEL": "debug"})
+    app = make_app({"JUNCTION_API_TOKENS": TOKEN, "JUNCTION_LOG_LEVEL": "debug"})
 
     @app.get("/api/test-boom")
     def boom() -> None:

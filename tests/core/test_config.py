@@ -145,19 +145,44 @@ def test_junction_instance_path_sets_the_instance_folder(tmp_path: Path) -> None
         assert Path(app.instance_path) == instance.resolve()
         state = app.extensions["junction"]
         assert state.instance_path == instance.resolve()
-        assert state.config["MAX_CONTENT_LENGTH"] == 1234  # read from that folder's file
+        assert app.config["JUNCTION_MAX_CONTENT_LENGTH"] == 1234  # read from that folder's file
         assert app.config["MAX_CONTENT_LENGTH"] == 1234
-        assert state.config["DATABASE_URL"] == f"sqlite:///{instance.resolve() / 'junction.db'}"
+        assert (
+            app.config["JUNCTION_DATABASE_URL"] == f"sqlite:///{instance.resolve() / 'junction.db'}"
+        )
     finally:
         with app.app_context():
             db.engine.dispose()
 
 
 def test_config_command_masks_secrets(make_app) -> None:
-    app = make_app({"API_TOKENS": "super-secret-token", "SECRET_KEY": "another-secret"})
+    app = make_app(
+        {"JUNCTION_API_TOKENS": "super-secret-token", "JUNCTION_SECRET_KEY": "another-secret"}
+    )
     result = app.test_cli_runner().invoke(args=["junction", "config"])
     assert result.exit_code == 0, result.output
     assert "JUNCTION_API_TOKENS" in result.output
     assert "super-secret-token" not in result.output
     assert "another-secret" not in result.output
     assert "****" in result.output
+
+
+def test_keys_land_in_app_config_flat_and_the_app_is_named_after_its_package(
+    make_app, instance_dir
+) -> None:
+    import app as app_package
+
+    app = make_app({"JUNCTION_EVENTS_QUEUE_SIZE": 7, "IDEMPOTENCY_TTL": 60})
+    assert app.config["JUNCTION_EVENTS_QUEUE_SIZE"] == 7  # the flat name
+    assert app.config["JUNCTION_IDEMPOTENCY_TTL"] == 60  # the file's name is accepted too
+    assert app.config["JUNCTION_EVENTS_PRUNE_INTERVAL"] == 300  # every key, defaults included
+    assert "JUNCTION" not in app.config and "JSON_SORT_KEYS" not in app.config
+    assert app.import_name == "app"
+    assert Path(app.root_path) == Path(app_package.__file__).resolve().parent
+    assert Path(app.instance_path) == instance_dir.resolve()
+    assert app.extensions["junction"].instance_path == instance_dir.resolve()
+
+
+def test_overrides_refuse_unknown_flat_names(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="NOT_A_KEY"):
+        load_config(tmp_path, environ={}, overrides={"JUNCTION_NOT_A_KEY": 1})

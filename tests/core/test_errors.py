@@ -36,7 +36,7 @@ def assert_problem(response: Any, status: int, code: str | None = None) -> dict[
 @pytest.fixture
 def failing_app(make_app) -> Flask:
     """An app with routes that fail in the ways only a bug or the database can."""
-    app = make_app({"MAX_CONTENT_LENGTH": 1024})
+    app = make_app({"JUNCTION_MAX_CONTENT_LENGTH": 1024})
 
     @app.get("/api/test-boom")
     def boom() -> None:

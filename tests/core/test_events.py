@@ -142,7 +142,7 @@ def test_concurrent_publishers_are_seen_complete_and_in_id_order(app):
 
 
 def test_memory_notifier_wakes_a_live_subscriber(make_app):
-    app = _quiet(make_app({"EVENTS_NOTIFIER": "memory"}))
+    app = _quiet(make_app({"JUNCTION_EVENTS_NOTIFIER": "memory"}))
     channel = _channel()
     with app.app_context(), events.subscribe([channel]) as sub:
         _go_live(sub)
@@ -154,8 +154,8 @@ def test_memory_notifier_wakes_a_live_subscriber(make_app):
 
 def test_polling_delivers_between_apps_without_a_shared_notifier(make_app):
     """Two apps on one database with in-process notifiers: only the log connects them."""
-    publisher = make_app({"EVENTS_NOTIFIER": "memory"})
-    reader = _quiet(make_app({"EVENTS_NOTIFIER": "memory"}), poll=0.1)
+    publisher = make_app({"JUNCTION_EVENTS_NOTIFIER": "memory"})
+    reader = _quiet(make_app({"JUNCTION_EVENTS_NOTIFIER": "memory"}), poll=0.1)
     channel = _channel()
     with reader.app_context(), events.subscribe([channel]) as sub:
         _go_live(sub)
@@ -168,7 +168,7 @@ def test_redis_notifier_carries_wakeups_between_app_instances(make_app, redis_se
     import redis
 
     redis_channel = f"junction-test:{uuid.uuid4().hex}"
-    overrides = {"EVENTS_NOTIFIER": "redis", "REDIS_URL": redis_server_url}
+    overrides = {"JUNCTION_EVENTS_NOTIFIER": "redis", "JUNCTION_REDIS_URL": redis_server_url}
     apps = [_quiet(make_app(overrides)) for _ in range(2)]
     for app in apps:
         app.config["JUNCTION_EVENTS_REDIS_CHANNEL"] = redis_channel
@@ -194,7 +194,7 @@ def test_redis_notifier_carries_wakeups_between_app_instances(make_app, redis_se
 @pytest.mark.skipif(pg_server_url() is None, reason="needs JUNCTION_TEST_DATABASE_URL")
 def test_postgres_notifier_carries_wakeups_between_app_instances(make_app):
     pg_channel = f"junction_test_{uuid.uuid4().hex[:12]}"
-    apps = [_quiet(make_app({"EVENTS_NOTIFIER": "postgres"})) for _ in range(2)]
+    apps = [_quiet(make_app({"JUNCTION_EVENTS_NOTIFIER": "postgres"})) for _ in range(2)]
     for app in apps:
         app.config["JUNCTION_EVENTS_PG_CHANNEL"] = pg_channel
     publisher, reader = apps
@@ -251,7 +251,7 @@ def test_a_full_queue_reports_what_it_dropped_and_replay_recovers_it(app):
 
 
 def test_retention_by_count_keeps_the_newest_per_channel(make_app):
-    app = make_app({"EVENTS_RETENTION_COUNT": 3})
+    app = make_app({"JUNCTION_EVENTS_RETENTION_COUNT": 3})
     busy, calm = _channel(), _channel()
     with app.app_context():
         busy_ids = [events.publish(busy, "e", {}) for _ in range(5)]
@@ -265,7 +265,7 @@ def test_retention_by_count_keeps_the_newest_per_channel(make_app):
 
 
 def test_retention_by_age_keeps_the_newest_event_and_ids_keep_growing(make_app):
-    app = make_app({"EVENTS_RETENTION_SECONDS": 60})
+    app = make_app({"JUNCTION_EVENTS_RETENTION_SECONDS": 60})
     channel = _channel()
     with app.app_context():
         ids = [events.publish(channel, "e", {}) for _ in range(3)]

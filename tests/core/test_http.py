@@ -27,7 +27,7 @@ from app.http import (
     redact_url,
     remote_message,
 )
-from app.ratelimit import MemoryLimiter, RateLimit
+from app.http.ratelimit import MemoryLimiter, RateLimit
 from tests.fakes.fault_server import FaultServer, Reply
 from tests.support import free_port
 

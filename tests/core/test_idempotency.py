@@ -151,7 +151,7 @@ def client(app):
 @pytest.fixture
 def clock(app) -> FakeClock:
     fake = FakeClock()
-    app.extensions["junction_idempotency"].clock = fake
+    app.extensions["junction"].idempotency.clock = fake
     return fake
 
 
@@ -358,7 +358,8 @@ def test_longest_key_is_stored(app, client):
 
 def test_keys_are_scoped_per_token(make_app):
     app = make_app(
-        {"API_TOKENS": "token-one,token-two"}, extra_plugins=[("idemtest", IdemTestPlugin())]
+        {"JUNCTION_API_TOKENS": "token-one,token-two"},
+        extra_plugins=[("idemtest", IdemTestPlugin())],
     )
     client = app.test_client()
 
@@ -438,9 +439,11 @@ def test_server_errors_can_be_stored_per_endpoint(app, client):
 
 
 def test_key_expires_after_the_ttl(make_app):
-    app = make_app({"IDEMPOTENCY_TTL": 3600}, extra_plugins=[("idemtest", IdemTestPlugin())])
+    app = make_app(
+        {"JUNCTION_IDEMPOTENCY_TTL": 3600}, extra_plugins=[("idemtest", IdemTestPlugin())]
+    )
     clock = FakeClock()
-    app.extensions["junction_idempotency"].clock = clock
+    app.extensions["junction"].idempotency.clock = clock
     client = app.test_client()
 
     assert post(client, "/api/idemtest/things", {"name": "a"}, "ttl").status_code == 201
@@ -492,7 +495,7 @@ def test_in_flight_lock_of_a_dead_worker_expires(app, client, clock):
 
 
 def test_cleanup_deletes_expired_keys_only(app, client, clock):
-    ttl = dt.timedelta(seconds=app.config["JUNCTION"]["IDEMPOTENCY_TTL"])
+    ttl = dt.timedelta(seconds=app.config["JUNCTION_IDEMPOTENCY_TTL"])
     start = clock.now
     for key in ("old-1", "old-2"):
         assert post(client, "/api/idemtest/things", {"name": key}, key).status_code == 201

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 from flask import Blueprint
 
-from app import observability
+from app import observability, redaction
 from app.hookspecs import hookimpl
 
 PLUGIN_MODULE = "tests.core.sample_logging_plugin"
@@ -61,7 +61,8 @@ def _json_lines(stream: io.StringIO) -> list[dict]:
 
 def test_json_format_labels_every_record_with_request_id_and_plugin(make_app, log_stream):
     app = make_app(
-        {"LOG_FORMAT": "json", "LOG_LEVEL": "info"}, extra_plugins=[("sample", _sample_plugin())]
+        {"JUNCTION_LOG_FORMAT": "json", "JUNCTION_LOG_LEVEL": "info"},
+        extra_plugins=[("sample", _sample_plugin())],
     )
     response = app.test_client().get("/api/sample/log", headers={"X-Request-ID": "req-json-1"})
     assert response.status_code == 200
@@ -90,7 +91,8 @@ def test_json_format_labels_every_record_with_request_id_and_plugin(make_app, lo
 
 def test_text_format_carries_plugin_and_request_id(make_app, log_stream):
     app = make_app(
-        {"LOG_FORMAT": "text", "LOG_LEVEL": "info"}, extra_plugins=[("sample", _sample_plugin())]
+        {"JUNCTION_LOG_FORMAT": "text", "JUNCTION_LOG_LEVEL": "info"},
+        extra_plugins=[("sample", _sample_plugin())],
     )
     app.test_client().get("/api/sample/log", headers={"X-Request-ID": "req-text-1"})
     lines = [line for line in log_stream.getvalue().splitlines() if "plugin says hello" in line]
@@ -103,7 +105,8 @@ def test_text_format_carries_plugin_and_request_id(make_app, log_stream):
 @pytest.mark.parametrize("fmt", ["json", "text"])
 def test_bearer_tokens_and_query_tokens_are_redacted(make_app, log_stream, fmt):
     app = make_app(
-        {"LOG_FORMAT": fmt, "LOG_LEVEL": "info"}, extra_plugins=[("sample", _sample_plugin())]
+        {"JUNCTION_LOG_FORMAT": fmt, "JUNCTION_LOG_LEVEL": "info"},
+        extra_plugins=[("sample", _sample_plugin())],
     )
     client = app.test_client()
     assert client.get("/api/sample/log").status_code == 200
@@ -123,7 +126,7 @@ def test_redact_covers_the_usual_credential_spellings():
         "Authorization: Bearer abc.def-ghi x-api-key=k123 "
         "GET /ws/stream?access_token=t0k&channel=x password=hunter2"
     )
-    cleaned = observability.redact(text)
+    cleaned = redaction.redact(text)
     for secret in ("abc.def-ghi", "k123", "t0k", "hunter2"):
         assert secret not in cleaned
     assert "channel=x" in cleaned  # other parameters stay readable
@@ -139,7 +142,7 @@ def test_configure_logging_is_dictconfig_and_does_not_stack_handlers(log_stream)
 
 
 def test_readiness_probes_do_not_fill_the_log(make_app, log_stream):
-    app = make_app({"LOG_FORMAT": "json", "LOG_LEVEL": "info"})
+    app = make_app({"JUNCTION_LOG_FORMAT": "json", "JUNCTION_LOG_LEVEL": "info"})
     client = app.test_client()
     for _ in range(3):
         assert client.get("/readyz").status_code == 200
@@ -150,7 +153,7 @@ def test_readiness_probes_do_not_fill_the_log(make_app, log_stream):
 
 
 def test_redaction_keeps_the_scheme_and_header_names():
-    assert observability.redact("Authorization: Bearer abc123") == "Authorization: Bearer ***"
-    assert observability.redact("authorization=Basic dXNlcjpwYXNz") == "authorization=Basic ***"
-    assert observability.redact("X-Worker-Token: w0rk3r") == "X-Worker-Token: ***"
-    assert observability.redact("nothing secret here") == "nothing secret here"
+    assert redaction.redact("Authorization: Bearer abc123") == "Authorization: Bearer ***"
+    assert redaction.redact("authorization=Basic dXNlcjpwYXNz") == "authorization=Basic ***"
+    assert redaction.redact("X-Worker-Token: w0rk3r") == "X-Worker-Token: ***"
+    assert redaction.redact("nothing secret here") == "nothing secret here"

@@ -44,7 +44,7 @@ def test_postgresql_urls_use_psycopg_3(make_app) -> None:
         pytest.skip("needs JUNCTION_TEST_DATABASE_URL (PostgreSQL)")
     plain = sa.make_url(make_app().config["SQLALCHEMY_DATABASE_URI"])
     plain_url = plain.set(drivername="postgresql").render_as_string(hide_password=False)
-    app = make_app({"DATABASE_URL": plain_url})
+    app = make_app({"JUNCTION_DATABASE_URL": plain_url})
     with app.app_context():
         assert db.engine.dialect.name == "postgresql"
         assert db.engine.dialect.driver == "psycopg"
@@ -54,7 +54,7 @@ def test_postgresql_urls_use_psycopg_3(make_app) -> None:
 
 def test_db_upgrade_command_brings_an_empty_database_to_every_head(tmp_path: Path) -> None:
     with fresh_database(tmp_path) as url:
-        app = create_app({**BASE_OVERRIDES, "DATABASE_URL": url}, instance_path=tmp_path)
+        app = create_app({**BASE_OVERRIDES, "JUNCTION_DATABASE_URL": url}, instance_path=tmp_path)
         runner = app.test_cli_runner()
         try:
             with app.app_context():

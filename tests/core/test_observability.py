@@ -37,7 +37,7 @@ def _broken_upstream() -> None:
 def test_healthz_does_no_io_and_readyz_names_the_unreachable_database(tmp_path):
     # A database file in a folder that does not exist: every connection attempt fails.
     url = f"sqlite:///{tmp_path / 'missing' / 'x.db'}"
-    app = create_app({**BASE_OVERRIDES, "DATABASE_URL": url}, instance_path=tmp_path)
+    app = create_app({**BASE_OVERRIDES, "JUNCTION_DATABASE_URL": url}, instance_path=tmp_path)
     client = app.test_client()
 
     assert client.get("/healthz").status_code == 200
@@ -81,7 +81,7 @@ def test_readyz_is_200_when_every_plugin_check_passes(make_app):
 
 def test_readyz_fails_while_the_schema_is_behind_and_passes_after_upgrade(tmp_path):
     with fresh_database(tmp_path) as url:
-        app = create_app({**BASE_OVERRIDES, "DATABASE_URL": url}, instance_path=tmp_path)
+        app = create_app({**BASE_OVERRIDES, "JUNCTION_DATABASE_URL": url}, instance_path=tmp_path)
         client = app.test_client()
         try:
             with app.app_context():
@@ -185,7 +185,7 @@ def test_metrics_count_by_route_template_and_status(client):
 
 
 def test_metrics_and_probes_need_no_token(make_app):
-    app = make_app({"API_TOKENS": "t-123"})
+    app = make_app({"JUNCTION_API_TOKENS": "t-123"})
     client = app.test_client()
     for path in ("/healthz", "/readyz", "/metrics"):
         assert client.get(path).status_code == 200, path

@@ -88,7 +88,7 @@ def test_core_operations_honour_the_document(
     operations are driven with plain Hypothesis ``given`` here.) The WSGI transport sends no
     client address, so the app runs with a token instead of the loopback guard.
     """
-    app = make_app({"API_TOKENS": TOKEN})
+    app = make_app({"JUNCTION_API_TOKENS": TOKEN})
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app).include(tag=CORE_TAGS)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 14, [op.label for op in operations]

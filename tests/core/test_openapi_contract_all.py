@@ -37,8 +37,8 @@ from schemathesis.checks import (
 )
 
 from app import events, operations
+from app.http.ratelimit import MemoryLimiter
 from app.operations import service as operation_service
-from app.ratelimit import MemoryLimiter
 from tests.core.test_openapi_contract import CORE_TAGS
 from tests.fakes.marqed_tree import make_tree
 from tests.fakes.plane import FakePlane
@@ -110,7 +110,7 @@ def _client(app: Flask) -> Any:
 
 def _operations_target(make_app: Callable[..., Flask]) -> Target:
     # The test plugin brings an operation kind to submit (its handler never runs here).
-    app = make_app({"API_TOKENS": TOKEN}, extra_plugins=[("opsplugin", opsplugin)])
+    app = make_app({"JUNCTION_API_TOKENS": TOKEN}, extra_plugins=[("opsplugin", opsplugin)])
 
     def seed() -> dict[str, Any]:
         with app.app_context():
@@ -161,7 +161,7 @@ def _operations_target(make_app: Callable[..., Flask]) -> Target:
 
 
 def _events_target(make_app: Callable[..., Flask]) -> Target:
-    app = make_app({"API_TOKENS": TOKEN})
+    app = make_app({"JUNCTION_API_TOKENS": TOKEN})
     app.config["JUNCTION_EVENTS_HEARTBEAT_SECONDS"] = STREAM_READ_SECONDS / 4
 
     def seed() -> dict[str, Any]:
@@ -188,7 +188,7 @@ def _events_target(make_app: Callable[..., Flask]) -> Target:
 
 
 def _hello_target(make_app: Callable[..., Flask]) -> Target:
-    app = make_app({"API_TOKENS": TOKEN})
+    app = make_app({"JUNCTION_API_TOKENS": TOKEN})
     client = _client(app)
 
     def seed() -> dict[str, Any]:
@@ -218,7 +218,7 @@ def _hello_target(make_app: Callable[..., Flask]) -> Target:
 def _planning_target(
     make_app: Callable[..., Flask], plane: FakePlane, clock: FakeClock, tmp: Path
 ) -> Target:
-    app = make_app({"API_TOKENS": TOKEN})
+    app = make_app({"JUNCTION_API_TOKENS": TOKEN})
     # No runner threads: operations submitted by the routes run when the seed steps them, so no
     # background work outlives the test; ``wait=0`` answers 202 at once.
     operations.runtime(app).runner_threads = 0
@@ -526,7 +526,7 @@ def test_unpaired_surrogates_in_json_get_a_422_from_every_operation_with_a_body(
     Hypothesis generates valid Unicode only, so this is sent by hand to every operation of the
     document that takes a JSON body: each answers 422 before its handler runs (it was a 500).
     """
-    app = make_app({"API_TOKENS": TOKEN})
+    app = make_app({"JUNCTION_API_TOKENS": TOKEN})
     client = _client(app)
     document = client.get("/api/openapi.json").get_json()
     tried = []

@@ -38,7 +38,7 @@ def clock(junction_clock: FakeClock) -> FakeClock:
 
 @pytest.fixture
 def app(make_app: Callable[..., Flask], clock: FakeClock) -> Flask:
-    app = make_app({"OPERATION_LEASE_SECONDS": 30})
+    app = make_app({"JUNCTION_OPERATION_LEASE_SECONDS": 30})
     rt = ops.runtime(app)
     rt.now = clock.now
     rt.random = lambda: 0.5  # jitter fixed: delay = 0.75 * the exponential step

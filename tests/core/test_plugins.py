@@ -143,14 +143,17 @@ def test_a_plugin_failing_later_hooks_gets_none_of_its_other_hooks_called(make_a
 
 def test_enable_list_and_disable_list(make_app) -> None:
     extra = [("alpha", make_blueprint_plugin("alpha")), ("beta", make_blueprint_plugin("beta"))]
-    app = make_app({"PLUGINS": "alpha"}, extra_plugins=extra)
+    app = make_app({"JUNCTION_PLUGINS": "alpha"}, extra_plugins=extra)
     rows = plugin_rows(app)
     assert rows["alpha"]["status"] == "loaded"
     assert rows["beta"]["status"] == "disabled"
     assert app.test_client().get("/api/beta/ping").status_code == 404
 
     extra = [("alpha", make_blueprint_plugin("alpha")), ("beta", make_blueprint_plugin("beta"))]
-    app = make_app({"PLUGINS": "alpha,beta", "DISABLED_PLUGINS": "alpha"}, extra_plugins=extra)
+    app = make_app(
+        {"JUNCTION_PLUGINS": "alpha,beta", "JUNCTION_DISABLED_PLUGINS": "alpha"},
+        extra_plugins=extra,
+    )
     rows = plugin_rows(app)
     assert rows["alpha"]["status"] == "disabled"  # the disable list wins
     assert rows["beta"]["status"] == "loaded"

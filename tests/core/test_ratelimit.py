@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 
 from app.http import HttpRateLimited, ServiceClient
-from app.ratelimit import (
+from app.http.ratelimit import (
     MemoryLimiter,
     RateLimit,
     RedisLimiter,
@@ -163,8 +163,8 @@ def test_default_limiter_follows_the_app_config(monkeypatch: pytest.MonkeyPatch)
     # Inside an app the resolved config decides, whatever the process environment says.
     monkeypatch.setenv("JUNCTION_REDIS_URL", f"redis://127.0.0.1:{free_port()}/1")
     with_redis, without = Flask("with_redis"), Flask("without")
-    with_redis.config["JUNCTION"] = {"REDIS_URL": f"redis://127.0.0.1:{free_port()}/2"}
-    without.config["JUNCTION"] = {"REDIS_URL": None}
+    with_redis.config["JUNCTION_REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/2"
+    without.config["JUNCTION_REDIS_URL"] = None
 
     with with_redis.app_context():
         chosen = default_limiter()

@@ -25,7 +25,7 @@ def test_every_config_key_is_in_the_readme_table():
     missing = [f"{ENV_PREFIX}{key.name}" for key in KEYS if f"{ENV_PREFIX}{key.name}" not in rows]
     assert not missing, (
         f"README.md's configuration table lacks {missing}; regenerate it with "
-        "`flask --app wsgi junction config --markdown`"
+        "`junction config --markdown`"
     )
     unknown = sorted(set(rows) - {f"{ENV_PREFIX}{key.name}" for key in KEYS})
     assert not unknown, f"README.md documents keys that do not exist: {unknown}"
@@ -34,7 +34,7 @@ def test_every_config_key_is_in_the_readme_table():
 def test_readme_table_is_the_generated_one():
     assert _readme_table() == config_markdown(), (
         "README.md's configuration table is out of date; replace it with the output of "
-        "`flask --app wsgi junction config --markdown`:\n" + config_markdown()
+        "`junction config --markdown`:\n" + config_markdown()
     )
 
 

@@ -236,6 +236,13 @@ def test_readyz_shows_the_scheduler_role_off(client):
         ("auto", ["/v/bin/flask", "run"], {"FLASK_DEBUG": "1"}, {}, False),
         ("auto", ["/usr/lib/python3/site-packages/flask/__main__.py", "run"], {}, {}, True),
         ("auto", ["/v/bin/pytest", "-q"], {}, {}, False),
+        # The `junction` console script serves the junction group at its top level.
+        ("auto", ["/v/bin/junction", "worker"], {}, {}, True),
+        ("auto", ["/v/bin/junction", "--app", "wsgi", "worker"], {}, {}, True),
+        ("auto", ["/v/bin/junction", "db", "upgrade"], {}, {}, False),
+        ("auto", ["/v/bin/junction", "jobs", "run", "x"], {}, {}, False),
+        ("auto", ["/v/bin/junction", "run"], {}, {}, True),
+        ("auto", ["/v/bin/junction", "shell"], {}, {}, False),
         ("auto", ["-c"], {}, {}, False),
     ],
 )
@@ -338,7 +345,7 @@ def test_two_apps_one_leader_runs_the_jobs_then_the_other_takes_over(make_app, t
         )
         service = SchedulerService(app, "on", "test", interval=0.05)
         service.plugin_jobs = scheduler.collect_plugin_jobs(app)
-        app.extensions[scheduler.EXTENSION_KEY] = service
+        app.extensions["junction"].scheduler = service
         app.extensions["junction"].core_checks["scheduler"] = service.role
         return app, service
 

@@ -308,7 +308,8 @@ def test_without_secret_key_secrets_are_stored_as_given_and_readyz_warns(ctx, de
 
 def test_with_secret_key_secrets_are_encrypted_at_rest(make_app):
     app = make_app(
-        {"SECRET_KEY": "key-one-" + "x" * 24}, extra_plugins=[("demo", DemoSettingsPlugin())]
+        {"JUNCTION_SECRET_KEY": "key-one-" + "x" * 24},
+        extra_plugins=[("demo", DemoSettingsPlugin())],
     )
     with app.app_context():
         settings.set_values("demo", {"api_key": SECRET, "page_size": 12})
@@ -329,11 +330,11 @@ def test_with_secret_key_secrets_are_encrypted_at_rest(make_app):
 
 def test_secret_stored_with_another_key_is_a_clear_error(make_app):
     plugins = [("demo", DemoSettingsPlugin())]
-    first = make_app({"SECRET_KEY": "the-first-key-" + "a" * 20}, extra_plugins=plugins)
+    first = make_app({"JUNCTION_SECRET_KEY": "the-first-key-" + "a" * 20}, extra_plugins=plugins)
     with first.app_context():
         settings.set_values("demo", {"api_key": SECRET})
 
-    second = make_app({"SECRET_KEY": "the-other-key-" + "b" * 20}, extra_plugins=plugins)
+    second = make_app({"JUNCTION_SECRET_KEY": "the-other-key-" + "b" * 20}, extra_plugins=plugins)
     with second.app_context():
         with pytest.raises(settings.SecretUnreadable) as excinfo:
             settings.get("demo", "api_key")
@@ -354,10 +355,10 @@ def test_secret_stored_with_another_key_is_a_clear_error(make_app):
 
 def test_readyz_warns_about_unreadable_secrets_without_failing(make_app):
     plugins = [("demo", DemoSettingsPlugin())]
-    first = make_app({"SECRET_KEY": "k1-" + "a" * 30}, extra_plugins=plugins)
+    first = make_app({"JUNCTION_SECRET_KEY": "k1-" + "a" * 30}, extra_plugins=plugins)
     with first.app_context():
         settings.set_values("demo", {"api_key": SECRET})
-    second = make_app({"SECRET_KEY": "k2-" + "b" * 30}, extra_plugins=plugins)
+    second = make_app({"JUNCTION_SECRET_KEY": "k2-" + "b" * 30}, extra_plugins=plugins)
     response = second.test_client().get("/readyz")
     check = response.get_json()["checks"]["secrets"]
     assert check["status"] == "ok"
@@ -369,7 +370,7 @@ def test_reencrypt_secrets_after_the_key_is_configured(make_app):
     plain = make_app(extra_plugins=plugins)
     with plain.app_context():
         settings.set_values("demo", {"api_key": SECRET})
-    keyed = make_app({"SECRET_KEY": "k3-" + "c" * 30}, extra_plugins=plugins)
+    keyed = make_app({"JUNCTION_SECRET_KEY": "k3-" + "c" * 30}, extra_plugins=plugins)
     detail = keyed.test_client().get("/readyz").get_json()["checks"]["secrets"]["detail"]
     assert "stored before the key was set" in detail
     with keyed.app_context():

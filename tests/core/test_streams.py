@@ -169,7 +169,7 @@ def test_ws_reports_dropped_events_and_replays_them_on_request(app, serve):
 
 
 def test_ws_refuses_a_foreign_origin_before_the_handshake(make_app, serve):
-    app = make_app({"ALLOWED_ORIGINS": "https://ui.example"})
+    app = make_app({"JUNCTION_ALLOWED_ORIGINS": "https://ui.example"})
     _, ws_url = serve(app)
     url = f"{ws_url}/ws/stream?channel=projects"
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
@@ -185,7 +185,7 @@ def test_ws_refuses_a_foreign_origin_before_the_handshake(make_app, serve):
 
 
 def test_ws_requires_the_api_token(make_app, serve):
-    app = make_app({"API_TOKENS": "s3cret-token"})
+    app = make_app({"JUNCTION_API_TOKENS": "s3cret-token"})
     _, ws_url = serve(app)
     url = f"{ws_url}/ws/stream?channel=projects"
     for kwargs, status in (
@@ -261,7 +261,7 @@ def test_sse_resumes_after_last_event_id_and_streams_live(app, serve):
 
 
 def test_sse_query_parameter_and_origin_check(make_app, serve):
-    app = make_app({"ALLOWED_ORIGINS": "https://ui.example"})
+    app = make_app({"JUNCTION_ALLOWED_ORIGINS": "https://ui.example"})
     http_url, _ = serve(app)
     channel = _channel()
     ids = _publish(app, channel, 2)

@@ -1,7 +1,7 @@
 """End to end: real gunicorn, two workers, the projects API over HTTP, auth and metrics.
 
 One server with ``JUNCTION_API_TOKENS`` set serves every test of the module: it starts on a
-fresh database migrated the way an operator does it (``flask junction db upgrade``).
+fresh database migrated the way an operator does it (``junction db upgrade``).
 """
 
 from __future__ import annotations

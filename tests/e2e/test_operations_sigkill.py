@@ -109,7 +109,11 @@ def test_sigkilled_runner_is_resumed_without_duplicate_side_effects(tmp_path: Pa
             "JUNCTION_LOG_LEVEL": "info",
         }
         app = create_app(
-            {"DATABASE_URL": url, "SCHEDULER": "off", "LOG_LEVEL": "warning"},
+            {
+                "JUNCTION_DATABASE_URL": url,
+                "JUNCTION_SCHEDULER": "off",
+                "JUNCTION_LOG_LEVEL": "warning",
+            },
             instance_path=instance,
             extra_plugins=[("opsplugin", opsplugin)],
         )

@@ -235,7 +235,7 @@ def test_job_run_by_the_cli(junction_runner, junction_client):
 
 
 def test_cli_greet_creates_a_greeting(junction_runner, junction_client):
-    result = junction_runner.invoke(args=["hello", "greet", "Grace", "--message", "Hi!"])
+    result = invoke(junction_runner, "hello", "greet", "Grace", "--message", "Hi!")
     assert result.exit_code == 0, result.output
     (item,) = junction_client.get("/api/hello/greetings").get_json()["items"]
     assert result.output.strip() == f"greeting {item['id']}: Hi!"
@@ -243,7 +243,7 @@ def test_cli_greet_creates_a_greeting(junction_runner, junction_client):
 
 
 def test_cli_greet_reports_bad_input(junction_runner, junction_client):
-    result = junction_runner.invoke(args=["hello", "greet", "   "])
+    result = junction_runner.invoke(args=["junction", "hello", "greet", "   "])
     assert result.exit_code == 1
     assert "name must not be blank" in result.output
     assert junction_client.get("/api/hello/greetings").get_json()["total"] == 0

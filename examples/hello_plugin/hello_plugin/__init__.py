@@ -65,7 +65,7 @@ def junction_jobs(scheduler: Any) -> None:
 
 @hookimpl
 def junction_cli(cli: click.Group, app: Any) -> None:
-    """``junction hello ...`` (``cli`` is the application's CLI group)."""
+    """``junction hello ...`` (``cli`` is the application's ``junction`` group)."""
     cli.add_command(hello_group)
 
 

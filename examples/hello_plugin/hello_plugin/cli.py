@@ -1,4 +1,4 @@
-"""``junction hello ...`` (or ``flask --app wsgi hello ...``): the plugin's commands."""
+"""``junction hello ...``: the plugin's commands."""
 
 from __future__ import annotations
 

@@ -62,7 +62,7 @@ def deliver_pending(limit: int | None = None) -> int:
     """Mark up to ``limit`` (setting ``batch_size``) undelivered greetings delivered; return
     how many this call did.
 
-    One conditional UPDATE: a second runner (``flask junction jobs run`` beside the leader)
+    One conditional UPDATE: a second runner (``junction jobs run`` beside the leader)
     cannot deliver the same greeting twice, and the count is exact.
     """
     limit = limit or settings.get("hello", "batch_size")

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.ratelimit import MemoryLimiter
+from app.http.ratelimit import MemoryLimiter
 from app.testing import FakeClock
 from plugins.planning.client import PlaneClient, build_http
 from tests.fakes.plane import FakePlane

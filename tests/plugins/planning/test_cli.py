@@ -10,7 +10,7 @@ from tests.plugins.planning.conftest import Planning
 
 
 def invoke(planning: Planning, *args: str) -> tuple[int, str, str]:
-    result = planning.app.test_cli_runner().invoke(args=["planning", *args])
+    result = planning.app.test_cli_runner().invoke(args=["junction", "planning", *args])
     return result.exit_code, result.stdout, result.stderr
 
 

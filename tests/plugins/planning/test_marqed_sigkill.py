@@ -54,7 +54,11 @@ def test_killed_marqed_import_resumes_without_duplicates(tmp_path: Path) -> None
             "JUNCTION_LOG_LEVEL": "info",
         }
         app = create_app(
-            {"DATABASE_URL": url, "SCHEDULER": "off", "LOG_LEVEL": "warning"},
+            {
+                "JUNCTION_DATABASE_URL": url,
+                "JUNCTION_SCHEDULER": "off",
+                "JUNCTION_LOG_LEVEL": "warning",
+            },
             instance_path=instance,
         )
         runners: list[subprocess.Popen[bytes]] = []

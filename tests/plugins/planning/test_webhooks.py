@@ -214,7 +214,7 @@ def test_body_size_limit_and_invalid_payloads(active: tuple) -> None:
 def test_webhook_is_exempt_from_token_auth(make_planning: Any) -> None:
     token = "t" * 40
     auth = {"Authorization": f"Bearer {token}"}
-    planning = make_planning({"API_TOKENS": [token]}, headers=auth)
+    planning = make_planning({"JUNCTION_API_TOKENS": [token]}, headers=auth)
     cycle = planning.cycle("Sprint 5")
     item = planning.item("x", cycle)
     planning.post("/api/planning/config", {"planning_webhook_secret": SECRET}, headers=auth)

@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from flask import current_app, has_app_context
+
 log = logging.getLogger(__name__)
 
 GLOBAL_BUCKET = "_key"
@@ -245,15 +247,9 @@ def default_limiter() -> Limiter:
 
     Inside an app context the app's configuration decides; outside, ``JUNCTION_REDIS_URL``.
     """
-    url: str | None = None
-    try:
-        from flask import current_app, has_app_context
-
-        if has_app_context():
-            url = current_app.config.get("JUNCTION", {}).get("REDIS_URL")
-        else:
-            url = os.environ.get("JUNCTION_REDIS_URL")
-    except ImportError:  # pragma: no cover - flask is a dependency
+    if has_app_context():
+        url = current_app.config.get("JUNCTION_REDIS_URL")
+    else:
         url = os.environ.get("JUNCTION_REDIS_URL")
     if not url:
         return _local

@@ -1,4 +1,4 @@
-"""Live streams of the event log: WebSocket and SSE helpers, the generic endpoints.
+"""Live streams of the event log: WebSocket and SSE helpers, and the request helpers they share.
 
 Plugins serve their own stream routes with :func:`stream_websocket` (inside a flask-sock route,
 or through :func:`accept_websocket` to validate before the handshake) and :func:`sse_response`.
@@ -6,9 +6,6 @@ Both replay from the client's last event id, send heartbeats, use a bounded queu
 ``dropped`` events, and refuse foreign ``Origin``\\s. Authentication is the API's own: the
 ``before_request`` of :mod:`app.auth` covers ``/ws/`` (with the ``access_token`` query parameter
 for browsers) and ``/api/``.
-
-Core endpoints: ``/ws/stream?channel=...`` (WebSocket), ``GET /api/events`` (polling) and
-``GET /api/events/stream`` (SSE).
 """
 
 from __future__ import annotations
@@ -23,14 +20,12 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-import marshmallow as ma
-import sqlalchemy as sa
-from flask import Blueprint, Flask, Response, current_app, has_request_context, request
-from flask_smorest import Blueprint as ApiBlueprint
+from flask import Response, current_app, has_request_context, request
 
-from app.api import PageQuerySchema, PageSchema, paginate
 from app.errors import Forbidden, ValidationFailed, field_error, problem
-from app.events import Event, Gap, Item, Subscription, head_id, option, subscribe
+from app.events.hub import subscribe
+from app.events.log import Gap, Item, head_id
+from app.events.subscriptions import Subscription
 
 CHANNEL_RE = re.compile(r"^[A-Za-z0-9_.:/@-]{1,255}$")
 MAX_CHANNELS = 50
@@ -114,7 +109,7 @@ def origin_allowed(origin: str | None, host: str, allowed: Iterable[str]) -> boo
 
 def request_origin_allowed() -> bool:
     """:func:`origin_allowed` for the current request."""
-    allowed = current_app.config["JUNCTION"].get("ALLOWED_ORIGINS") or []
+    allowed = current_app.config.get("JUNCTION_ALLOWED_ORIGINS") or []
     return origin_allowed(request.headers.get("Origin"), request.host, allowed)
 
 
@@ -181,9 +176,9 @@ def stream_websocket(
     """
     channels = list(dict.fromkeys(channels))
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    heartbeat = float(heartbeat or option("EVENTS_HEARTBEAT_SECONDS", app))
+    heartbeat = float(heartbeat or app.config["JUNCTION_EVENTS_HEARTBEAT_SECONDS"])
     resume_wait = float(
-        option("EVENTS_WS_RESUME_WAIT", app) if resume_wait is None else resume_wait
+        app.config["JUNCTION_EVENTS_WS_RESUME_WAIT"] if resume_wait is None else resume_wait
     )
     if has_request_context():
         if not request_origin_allowed():
@@ -300,17 +295,6 @@ def accept_websocket(handler: Callable[[Any], None]) -> Response:
     return _WebSocketResponse(ws.mode)
 
 
-ws_blp = Blueprint("event_streams", __name__)
-
-
-@ws_blp.route("/ws/stream", websocket=True)
-def websocket_stream() -> Response:
-    """WebSocket stream of ``?channel=`` (several allowed) with replay from ``last_event_id``."""
-    channels = parse_channels(request.args.getlist("channel"))
-    last_event_id = parse_event_id(request.args.get("last_event_id"), "last_event_id")
-    return accept_websocket(lambda ws: stream_websocket(ws, channels, last_event_id))
-
-
 # -- SSE ----------------------------------------------------------------------------------------
 
 
@@ -346,7 +330,7 @@ def sse_response(
     if last_event_id is None:
         last_event_id = parse_event_id(request.args.get("last_event_id"), "last_event_id")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    beat = float(heartbeat or option("EVENTS_HEARTBEAT_SECONDS", app))
+    beat = float(heartbeat or app.config["JUNCTION_EVENTS_HEARTBEAT_SECONDS"])
     sub = subscribe(channels, last_event_id, queue_size=queue_size)
 
     def generate() -> Iterator[str]:
@@ -371,134 +355,3 @@ def sse_response(
     response.headers["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
     response.call_on_close(sub.close)
     return response
-
-
-# -- HTTP API: polling fallback and SSE ------------------------------------------------------------
-
-api_blp = ApiBlueprint(
-    "events",
-    __name__,
-    url_prefix="/api/events",
-    description=(
-        "The event log: poll it with `after`, or stream it (SSE here, WebSocket at "
-        "`/ws/stream?channel=...`). Events come in increasing `id` order."
-    ),
-)
-
-
-class _ChannelsMixin(ma.Schema):
-    channel = ma.fields.List(
-        ma.fields.String(),
-        required=True,
-        metadata={"description": "Channel name; repeat the parameter or separate with commas."},
-    )
-
-    @ma.validates_schema
-    def _check_channels(self, data: dict[str, Any], **kwargs: Any) -> None:
-        try:
-            data["channel"] = parse_channels(data.get("channel") or [])
-        except ValidationFailed as exc:
-            raise ma.ValidationError(exc.detail, "channel") from None
-
-
-class EventQuerySchema(_ChannelsMixin, PageQuerySchema):
-    """Query of ``GET /api/events``."""
-
-    after = ma.fields.Integer(
-        load_default=0,
-        validate=ma.validate.Range(min=0, max=MAX_EVENT_ID),
-        metadata={"description": "Return events with an id greater than this."},
-    )
-
-
-class StreamQuerySchema(_ChannelsMixin):
-    """Query of ``GET /api/events/stream``."""
-
-    last_event_id = ma.fields.Integer(
-        validate=ma.validate.Range(min=0, max=MAX_EVENT_ID),
-        metadata={"description": "Resume after this id (the Last-Event-ID header wins)."},
-    )
-
-
-class EventSchema(ma.Schema):
-    """One event of the log."""
-
-    id = ma.fields.Integer(required=True)
-    channel = ma.fields.String(required=True)
-    type = ma.fields.String(required=True)
-    data = ma.fields.Dict(required=True)
-    project = ma.fields.String(allow_none=True, required=True)
-    created_at = ma.fields.DateTime(required=True)
-
-
-class EventPageSchema(PageSchema):
-    """A page of events; poll again with ``after=last_id``."""
-
-    items = ma.fields.List(ma.fields.Nested(EventSchema), required=True)
-    last_id = ma.fields.Integer(
-        required=True,
-        metadata={"description": "Id of the last item, or `after` when the page is empty."},
-    )
-    head_id = ma.fields.Integer(required=True, metadata={"description": "Newest id in the log."})
-
-
-@api_blp.get("")
-@api_blp.arguments(EventQuerySchema, location="query", as_kwargs=True)
-@api_blp.response(200, EventPageSchema)
-def list_events(channel: list[str], after: int, limit: int, offset: int) -> dict[str, Any]:
-    """Events of the channels after ``after``, oldest first (the polling fallback of streams)."""
-    query = sa.select(Event).where(Event.channel.in_(channel), Event.id > after).order_by(Event.id)
-    page = paginate(query, limit, offset)
-    page["last_id"] = page["items"][-1].id if page["items"] else after
-    page["head_id"] = head_id()
-    return page
-
-
-# The schema of a ``text/event-stream`` response describes one event (Open API 3.2 calls it
-# ``itemSchema``; before 3.2, tools such as schemathesis read ``schema`` that way): its fields
-# as an EventSource sees them. Comments (heartbeats) and ``retry:`` lines are not events.
-SSE_EVENT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "id": {
-            "type": "string",
-            "pattern": "^[0-9]+$",
-            "description": "The event's id; absent on a `dropped` notice.",
-        },
-        "event": {"type": "string", "description": "Always `message`."},
-        "data": {
-            "type": "string",
-            "contentMediaType": "application/json",
-            "description": "The event as JSON (as in `GET /api/events`), or a `dropped` notice.",
-        },
-    },
-    "required": ["data"],
-}
-
-
-@api_blp.get("/stream")
-@api_blp.arguments(StreamQuerySchema, location="query", as_kwargs=True)
-@api_blp.response(
-    200,
-    SSE_EVENT_SCHEMA,
-    content_type="text/event-stream",
-    description=(
-        "Server-sent events: `id: <event id>` and `data: <event JSON>` per event; "
-        '`data: {"type": "dropped", "count", "next_id"}` when the client fell behind; '
-        "comments as heartbeats."
-    ),
-)
-@api_blp.alt_response(403, schema="Problem", description="Origin not allowed.")
-def stream_events(channel: list[str], last_event_id: int | None = None) -> Response:
-    """Stream the channels as server-sent events, resuming after ``Last-Event-ID``."""
-    header = parse_event_id(request.headers.get("Last-Event-ID"), "Last-Event-ID")
-    return sse_response(channel, header if header is not None else last_event_id)
-
-
-def init_app(app: Flask) -> None:
-    """Register the stream endpoints and the WebSocket Origin check on ``app``."""
-    app.before_request(check_websocket_origin)
-    app.register_blueprint(ws_blp)
-    state = app.extensions.get("junction")
-    if state is not None and state.api is not None:
-        state.api.register_blueprint(api_blp)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import Response, current_app, jsonify, request
 from flask_smorest import Blueprint
 
-from app.api import raw_body
+from app.api import parse_json, raw_body
 from app.auth import auth_exempt, is_direct_loopback
 from app.errors import BadRequest, Forbidden, JunctionError
 from app.idempotency import idempotent
@@ -177,7 +176,7 @@ def sync_toggle(query: dict[str, Any]) -> dict[str, Any]:
 
 @blp.post("/webhooks")
 @auth_exempt
-@raw_body
+@raw_body(content_types=("application/json",))
 @blp.response(200, s.WebhookResultSchema)
 @blp.doc(
     security=[],
@@ -212,7 +211,7 @@ def receive_webhook() -> dict[str, Any]:
             code="WEBHOOK_SECRET_REQUIRED",
         )
     try:
-        payload = json.loads(body)
+        payload = parse_json(body)
         event = webhooks.parse(payload)
     except (ValueError, webhooks.InvalidPayload) as exc:
         raise BadRequest(f"Not a Plane webhook payload: {exc}", code="INVALID_PAYLOAD") from exc

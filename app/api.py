@@ -214,6 +214,9 @@ def require_json_body() -> Response | None:
     :func:`parse_json`'s limits to every JSON body: nesting, long integers and unpaired UTF-16
     surrogates (``"\\ud800"``) become problem documents before any view runs.
     """
+    too_large = _chunked_body_too_large()
+    if too_large is not None:
+        return too_large
     if not request.path.startswith("/api/"):
         return None
     nul = _nul_problem()
@@ -241,6 +244,24 @@ def require_json_body() -> Response | None:
     return problem(
         415,
         f"Send the body as application/json (got {request.mimetype or 'no content type'}).",
+    )
+
+
+def _chunked_body_too_large() -> Response | None:
+    """413 for a chunked body (no ``Content-Length``) longer than ``MAX_CONTENT_LENGTH``.
+
+    Werkzeug stops reading such a body at the limit and hands the view the truncated bytes
+    (a 12 MB JSON body then fails as malformed, 400): read one byte past the limit to tell a
+    body of exactly the limit from a longer one.
+    """
+    limit = request.max_content_length
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if limit is None or not chunked or request.content_length is not None:
+        return None
+    if len(request.get_data(cache=True)) < limit or not request.environ["wsgi.input"].read(1):
+        return None
+    return problem(
+        413, f"Request bodies are limited to {limit} bytes (JUNCTION_MAX_CONTENT_LENGTH)."
     )
 
 

@@ -1,4 +1,8 @@
-"""``flask --app wsgi junction ...``: operator commands of the core, plus plugin commands."""
+"""``flask --app wsgi junction ...``: operator commands of the core, plus plugin commands.
+
+Every group here is a :class:`~app.cli_errors.JunctionGroup`: a failing command prints one JSON
+problem document on stderr and exits 1 (usage errors: click's usage text, exit 2).
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,14 @@ import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
 
+from app.cli_errors import JunctionGroup
 from app.config import ENV_PREFIX, KEYS
 
 
 def register_cli(app: Flask) -> None:
     """Create the ``junction`` group on ``app`` and let plugins add to it."""
-    group = AppGroup("junction", help="Junction operator commands.")
+    group = JunctionGroup("junction", help="Junction operator commands.")
     group.parent_app_cli = app.cli  # type: ignore[attr-defined]
 
     @group.command("plugins")
@@ -47,7 +51,7 @@ def register_cli(app: Flask) -> None:
                 value = "****"
             click.echo(f"{ENV_PREFIX}{key.name:<26} {value!r:<40} {key.help}")
 
-    db_group = AppGroup("db", help="Database schema (every plugin branch included).")
+    db_group = JunctionGroup("db", help="Database schema (every plugin branch included).")
 
     @db_group.command("upgrade")
     def db_upgrade() -> None:
@@ -71,6 +75,7 @@ def register_cli(app: Flask) -> None:
         click.echo("up to date")
 
     group.add_command(db_group)
+    group.add_command(secrets_group())
     from app.operations.cli import operations_group
 
     group.add_command(operations_group)
@@ -79,6 +84,35 @@ def register_cli(app: Flask) -> None:
     register_scheduler_cli(group)
     app.cli.add_command(group)
     app.extensions["junction"].registry.call_each("junction_cli", cli=group)
+
+
+def secrets_group() -> JunctionGroup:
+    """``junction secrets ...``: stored secrets and their encryption keys."""
+    secrets = JunctionGroup("secrets", help="Secret settings at rest (encryption keys).")
+
+    @secrets.command("rotate")
+    def rotate_command() -> None:
+        """Re-encrypt every stored secret with the current JUNCTION_SECRET_KEY.
+
+        Run after moving the old key to JUNCTION_SECRET_KEY_FALLBACKS; remove the fallbacks
+        once it reports no secret left on them. Prints a JSON summary; exit 1 when a secret
+        could not be decrypted with any configured key.
+        """
+        from app.errors import JunctionError
+        from app.settings import rotate_secrets
+
+        result = rotate_secrets()
+        click.echo(json.dumps(result))
+        if result["unreadable"]:
+            raise JunctionError(
+                f"{len(result['unreadable'])} secret(s) cannot be decrypted with any configured "
+                f"key ({', '.join(result['unreadable'][:10])}): add the key they were stored "
+                "with to JUNCTION_SECRET_KEY_FALLBACKS and run this again, or set them again.",
+                status=409,
+                code="SECRET_UNREADABLE",
+            )
+
+    return secrets
 
 
 def config_markdown() -> str:

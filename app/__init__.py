@@ -36,6 +36,7 @@ def create_app(
     """
     from app import api as api_module
     from app import auth, errors, migrate, observability
+    from app.bodies import JunctionJSONProvider
     from app.cli import register_cli
     from app.db import db, engine_options, install_sqlite_pragmas
 
@@ -56,7 +57,10 @@ def create_app(
         SQLALCHEMY_ENGINE_OPTIONS=engine_options(config["DATABASE_URL"], config["SQL_ECHO"]),
         MAX_CONTENT_LENGTH=config["MAX_CONTENT_LENGTH"],
     )
+    # Every request.get_json() goes through app.jsonparse.parse_json and its limits.
+    app.json = JunctionJSONProvider(app)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    _trust_proxies(app, config["TRUSTED_PROXIES"])
 
     registry = PluginRegistry()
     registry.discover(config["PLUGINS"], config["DISABLED_PLUGINS"], extra_plugins)
@@ -89,6 +93,21 @@ def create_app(
     register_cli(app)
     registry.call_each("junction_startup", app=app)
     return app
+
+
+def _trust_proxies(app: Flask, hops: int) -> None:
+    """Apply ``hops`` reverse proxies' ``X-Forwarded-*`` headers (Werkzeug's ``ProxyFix``).
+
+    Each proxy appends to the headers, so only the last ``hops`` values are believed; whatever a
+    client put before them stays untrusted. With 0 nothing is applied and any proxy header makes
+    a request "forwarded" (``app.auth.is_direct_loopback``).
+    """
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
+        )
 
 
 def _normalise_db_url(url: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import http
-import re
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
@@ -14,12 +13,15 @@ import sqlalchemy as sa
 from apispec import BasePlugin
 from flask import Flask, Response, current_app, request, send_from_directory
 from flask_smorest import Api
+from flask_smorest.arguments import ArgumentsMixin
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
+from app.bodies import JunctionParser
 from app.db import db
 from app.errors import PROBLEM_MIME, field_error, handle_http_exception, problem
+from app.jsonparse import parse_json as parse_json  # re-exported: the one JSON parser
 from app.plugins import reject_failed_plugin_requests
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -30,6 +32,10 @@ BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 # The largest value an ``Integer`` column holds on PostgreSQL (and a safe bound on SQLite):
 # ids and offsets above it can match nothing, and passing them to the driver would raise.
 DB_INT_MAX = 2**31 - 1
+
+# Every flask-smorest blueprint (plugins' included) binds this parser when its views are
+# decorated, and blueprints import this module first: set it before any of them exists.
+ArgumentsMixin.ARGUMENTS_PARSER = JunctionParser()
 
 
 class DbIntConverter(IntegerConverter):
@@ -48,6 +54,9 @@ class DbIntConverter(IntegerConverter):
         signed: bool = False,
     ) -> None:
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
+        # ASCII digits only: ``\d`` also matches fullwidth and other Unicode digits, which
+        # ``int()`` accepts, so ``/features/`` + U+FF11 (fullwidth 1) would resolve to feature 1.
+        self.regex = r"-?[0-9]+" if signed else r"[0-9]+"
         if max is not None and not signed and not fixed_digits and not min:
             # Refuse larger numbers in the regex itself: a converter that raises instead makes
             # werkzeug answer 405 for other methods of the same path (it has already seen them
@@ -58,14 +67,14 @@ class DbIntConverter(IntegerConverter):
 def digits_up_to(limit: int) -> str:
     """A regex of the decimal numbers 0..``limit`` (no sign, no leading zeros beyond that)."""
     text = str(limit)
-    options = [rf"\d{{1,{len(text) - 1}}}"] if len(text) > 1 else []
+    options = [rf"[0-9]{{1,{len(text) - 1}}}"] if len(text) > 1 else []
     for i, digit in enumerate(text):
         if digit != "0":
             low = "1" if i == 0 and len(text) > 1 else "0"
             rest = len(text) - i - 1
             if int(digit) - 1 >= int(low):
                 options.append(
-                    text[:i] + f"[{low}-{int(digit) - 1}]" + (rf"\d{{{rest}}}" if rest else "")
+                    text[:i] + f"[{low}-{int(digit) - 1}]" + (rf"[0-9]{{{rest}}}" if rest else "")
                 )
     options.append(text)
     return "(?:" + "|".join(options) + ")"
@@ -177,10 +186,21 @@ def create_api(app: Flask) -> JunctionApi:
 # -- request shape -----------------------------------------------------------------------------
 
 
-def raw_body(view: F) -> F:
-    """Mark a view that reads the raw body itself (webhooks), so no JSON content type is forced."""
-    view._junction_raw_body = True  # type: ignore[attr-defined]
-    return view
+def raw_body(view: F | None = None, *, content_types: tuple[str, ...] | None = None) -> Any:
+    """Mark a view that reads the raw body itself (webhooks), so no JSON content type is forced.
+
+    ``@raw_body(content_types=("application/json",))`` still refuses (415) a body of any other
+    type: a web page can POST ``text/plain`` cross-site without a preflight, so a view that
+    parses the body regardless of its type takes requests no API client would send. Such a view
+    parses JSON with :func:`parse_json`.
+    """
+
+    def mark(target: F) -> F:
+        target._junction_raw_body = True  # type: ignore[attr-defined]
+        target._junction_raw_types = content_types  # type: ignore[attr-defined]
+        return target
+
+    return mark(view) if view is not None else mark
 
 
 def require_json_body() -> Response | None:
@@ -190,30 +210,58 @@ def require_json_body() -> Response | None:
     a confusing "missing field" error instead of naming the real mistake. NUL characters are
     refused in the path, the query string and JSON strings because PostgreSQL cannot store them
     in text: rejecting them here gives every endpoint, plugins' included, a 422 instead of a
-    driver error. Unpaired UTF-16 surrogates (``"\\ud800"`` in JSON) are refused the same way:
-    Python parses them, but no UTF-8 encoder (database drivers, logs) accepts them.
+    driver error. Parsing the body here (once, cached for the view) also applies
+    :func:`parse_json`'s limits to every JSON body: nesting, long integers and unpaired UTF-16
+    surrogates (``"\\ud800"``) become problem documents before any view runs.
     """
+    too_large = _chunked_body_too_large()
+    if too_large is not None:
+        return too_large
     if not request.path.startswith("/api/"):
         return None
     nul = _nul_problem()
     if nul is not None:
         return nul
-    surrogates = _surrogate_problem()
-    if surrogates is not None:
-        return surrogates
     if request.method not in BODY_METHODS:
         return None
+    view = current_app.view_functions.get(request.endpoint or "")
+    raw_types = _raw_types(view)
+    if raw_types is not None:
+        if request.mimetype in raw_types:
+            return None
+        return problem(
+            415,
+            f"Send the body as {' or '.join(raw_types)} "
+            f"(got {request.mimetype or 'no content type'}).",
+        )
     has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
         "Transfer-Encoding", ""
     )
     if not has_body or request.is_json:
         return None
-    view = current_app.view_functions.get(request.endpoint or "")
     if view is not None and _is_raw(view):
         return None
     return problem(
         415,
         f"Send the body as application/json (got {request.mimetype or 'no content type'}).",
+    )
+
+
+def _chunked_body_too_large() -> Response | None:
+    """413 for a chunked body (no ``Content-Length``) longer than ``MAX_CONTENT_LENGTH``.
+
+    Werkzeug stops reading such a body at the limit and hands the view the truncated bytes
+    (a 12 MB JSON body then fails as malformed, 400): read one byte past the limit to tell a
+    body of exactly the limit from a longer one.
+    """
+    limit = request.max_content_length
+    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
+    if limit is None or not chunked or request.content_length is not None:
+        return None
+    if len(request.get_data(cache=True)) < limit or not request.environ["wsgi.input"].read(1):
+        return None
+    return problem(
+        413, f"Request bodies are limited to {limit} bytes (JUNCTION_MAX_CONTENT_LENGTH)."
     )
 
 
@@ -236,37 +284,8 @@ def _nul_problem() -> Response | None:
     return problem(422, "NUL characters (\\u0000) are not accepted.", errors=bad)
 
 
-def _surrogate_problem() -> Response | None:
-    # Only JSON ``\\uXXXX`` escapes can carry them: Werkzeug decodes the path and the query
-    # string as UTF-8 with replacement characters.
-    if not request.is_json or _is_raw(current_app.view_functions.get(request.endpoint or "")):
-        return None
-    body = request.get_json(silent=True)
-    bad = [
-        # A path may hold a surrogate itself (an object key): escape it, as it is echoed back.
-        field_error(
-            path.encode("utf-8", "backslashreplace").decode(),
-            "Must not contain unpaired UTF-16 surrogates.",
-            "invalid_unicode",
-        )
-        for path in _nul_paths(body, "", _has_surrogate)
-    ]
-    if not bad:
-        return None
-    return problem(
-        422, "Unpaired UTF-16 surrogates (\\ud800-\\udfff) are not accepted.", errors=bad
-    )
-
-
 def _has_nul(text: str) -> bool:
     return "\x00" in text
-
-
-def _has_surrogate(text: str) -> bool:
-    return _SURROGATE.search(text) is not None
-
-
-_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _nul_paths(value: Any, path: str, bad: Callable[[str], bool] = _has_nul) -> list[str]:
@@ -285,6 +304,15 @@ def _nul_paths(value: Any, path: str, bad: Callable[[str], bool] = _has_nul) -> 
         for index, item in enumerate(value):
             found.extend(_nul_paths(item, f"{path}.{index}" if path else str(index), bad))
     return found
+
+
+def _raw_types(view: Callable[..., Any] | None) -> tuple[str, ...] | None:
+    while view is not None:
+        types = getattr(view, "_junction_raw_types", None)
+        if types is not None:
+            return tuple(types)
+        view = getattr(view, "__wrapped__", None)
+    return None
 
 
 def _is_raw(view: Callable[..., Any] | None) -> bool:

@@ -3,18 +3,24 @@
 Paths under ``/api/`` and ``/ws/`` are protected; ``/healthz``, ``/readyz`` and ``/metrics``
 stay open. A view decorated with :func:`auth_exempt` authenticates itself (webhooks verify an
 HMAC signature, build workers send ``X-Worker-Token``).
+
+Before any of that, every request passes two browser guards (``docs/deployment.md``, *Security*):
+its ``Host`` must be a loopback name or match ``JUNCTION_ALLOWED_HOSTS`` (always without tokens,
+where the list is set with them), which defeats DNS rebinding; and a state-changing request
+whose ``Origin`` is present must come from such a host (:func:`origin_allowed`), which defeats
+cross-site writes. The rules themselves live in :mod:`app.hosts`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import ipaddress
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from flask import Response, current_app, g, request
 
+from app import hosts
 from app.errors import problem
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -22,6 +28,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 PROTECTED_PREFIXES = ("/api/", "/ws/")
 # The API description is public so clients can be generated without credentials.
 OPEN_PATHS = frozenset({"/api/openapi.json"})
+# Probes answer any Host: orchestrators call them by pod address. They show no details unless
+# :func:`is_operator` holds.
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def auth_exempt(view: F) -> F:
@@ -40,25 +50,99 @@ def _is_exempt(view: Callable[..., Any] | None) -> bool:
 
 def is_loopback(address: str | None) -> bool:
     """Whether ``address`` is 127.0.0.0/8 or ::1 (IPv4-mapped forms included)."""
-    if not address:
-        return False
-    try:
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-    except ValueError:
-        return False
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_loopback
+    return hosts.is_loopback_address(address)
+
+
+def _option(name: str, default: Any = None) -> Any:
+    value = current_app.config.get(f"JUNCTION_{name}")
+    return default if value is None else value
+
+
+def _tokens() -> list[str]:
+    return list(_option("API_TOKENS", []))
+
+
+def _host_patterns() -> list[str]:
+    return [hosts.normalise_pattern(p) for p in _option("ALLOWED_HOSTS", [])]
+
+
+def forwarded_by() -> list[str]:
+    """The proxy headers of the current request that no trusted proxy accounts for."""
+    return hosts.forwarding_headers(request.headers.keys(), int(_option("TRUSTED_PROXIES", 0)))
 
 
 def is_direct_loopback() -> bool:
     """Whether the current request comes from this host itself, not through a proxy.
 
     Behind a reverse proxy on the same host every client arrives from loopback; a forwarded
-    request is somebody else's, so it does not count as local.
+    request is somebody else's, so it does not count as local. Every proxy header counts
+    (``X-Real-IP``, ``True-Client-IP``... see :data:`app.hosts.PROXY_HEADERS`), except the
+    ``X-Forwarded-*`` headers that ``ProxyFix`` has applied for ``JUNCTION_TRUSTED_PROXIES``:
+    then ``remote_addr`` is already the client's own address.
     """
-    forwarded = "X-Forwarded-For" in request.headers or "Forwarded" in request.headers
-    return is_loopback(request.remote_addr) and not forwarded
+    return is_loopback(request.remote_addr) and not forwarded_by()
+
+
+def host_allowed(host: str | None) -> bool:
+    """Whether ``host`` (a ``Host`` header value) names this server: a loopback name, or a
+    match of ``JUNCTION_ALLOWED_HOSTS``. For the streams' handshake as for every request."""
+    return hosts.host_allowed(host, _host_patterns())
+
+
+def host_check_applies() -> bool:
+    """Whether ``Host`` is validated: always without tokens (loopback mode), and with tokens
+    when ``JUNCTION_ALLOWED_HOSTS`` is set."""
+    return not _tokens() or bool(_option("ALLOWED_HOSTS", []))
+
+
+def origin_allowed(origin: str | None) -> bool:
+    """Whether a browser ``Origin`` belongs to this server (``None``, a non-browser client, is).
+
+    The origin's host must be a loopback name or match ``JUNCTION_ALLOWED_HOSTS``, or the whole
+    origin be listed in ``JUNCTION_ALLOWED_ORIGINS``. It is never compared with the request's
+    own ``Host``, which a DNS-rebinding page controls.
+    """
+    return hosts.origin_allowed(origin, _host_patterns(), _option("ALLOWED_ORIGINS", []))
+
+
+def host_problem() -> Response | None:
+    """A 400 problem when the current request's ``Host`` is not allowed (DNS rebinding)."""
+    if not host_check_applies() or host_allowed(request.host):
+        return None
+    shown = request.host[:100].encode("ascii", "backslashreplace").decode()
+    return problem(
+        400,
+        f"The Host {shown!r} is not a name of this server. Loopback names are always "
+        "allowed; add others to JUNCTION_ALLOWED_HOSTS.",
+        code="HOST_NOT_ALLOWED",
+    )
+
+
+def origin_problem() -> Response | None:
+    """A 403 problem when a state-changing request comes from a foreign ``Origin``."""
+    if request.method not in STATE_CHANGING or origin_allowed(request.headers.get("Origin")):
+        return None
+    return problem(
+        403,
+        "Cross-site requests may not change anything: this Origin is not one of this "
+        "server's hosts. Add its host to JUNCTION_ALLOWED_HOSTS (or the origin to "
+        "JUNCTION_ALLOWED_ORIGINS) if it is your own.",
+        code="ORIGIN_NOT_ALLOWED",
+    )
+
+
+def is_operator() -> bool:
+    """Whether the caller may see operational details (``/readyz`` checks): a valid bearer
+    token, or, without tokens, a direct loopback client that named an allowed host."""
+    tokens = _tokens()
+    if not tokens:
+        return is_direct_loopback() and host_allowed(request.host)
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    return (
+        scheme.lower() == "bearer"
+        and bool(credentials.strip())
+        and token_matches(credentials.strip(), tokens)
+    )
 
 
 def token_matches(candidate: str, tokens: Iterable[str]) -> bool:
@@ -80,8 +164,13 @@ def token_id(token: str) -> str:
 
 
 def check_request() -> Response | None:
-    """``before_request``: answer 401/403 for an unauthenticated protected request."""
+    """``before_request``: 400 for a foreign ``Host``, 403 for a cross-site write (on every
+    path), then 401/403 for an unauthenticated protected request."""
     path = request.path
+    if path not in PROBE_PATHS:
+        refused = host_problem() or origin_problem()
+        if refused is not None:
+            return refused
     if not path.startswith(PROTECTED_PREFIXES) or path in OPEN_PATHS:
         return None
     if path.startswith("/api/_swagger-ui/") or path in {"/api/docs", "/api/redoc"}:
@@ -90,7 +179,7 @@ def check_request() -> Response | None:
     if _is_exempt(view):
         return None
 
-    tokens: list[str] = current_app.config["JUNCTION_API_TOKENS"]
+    tokens = _tokens()
     if not tokens:
         if is_direct_loopback():
             g.caller = "loopback"

@@ -5,6 +5,9 @@ builds the app with :func:`app.create_app` and serves the commands of the app's 
 group at its top level (``junction db upgrade``, ``junction worker``, ``junction plugins``,
 ``junction planning cycles``), beside Flask's own ``run``, ``shell`` and ``routes``. The same
 commands stay reachable as ``flask --app wsgi junction ...``.
+
+Every group here is a :class:`~app.cli_errors.JunctionGroup`: a failing command prints one JSON
+problem document on stderr and exits 1 (usage errors: click's usage text, exit 2).
 """
 
 from __future__ import annotations
@@ -15,14 +18,15 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup, FlaskGroup, NoAppException, ScriptInfo
+from flask.cli import FlaskGroup, NoAppException, ScriptInfo
 
+from app.cli_errors import JunctionGroup
 from app.config import ENV_PREFIX, KEYS, config_name
 
 
 def register_cli(app: Flask) -> None:
     """Create the ``junction`` group on ``app`` and let plugins add to it."""
-    group = AppGroup("junction", help="Junction operator commands.")
+    group = JunctionGroup("junction", help="Junction operator commands.")
 
     @group.command("plugins")
     @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -53,7 +57,7 @@ def register_cli(app: Flask) -> None:
                 value = "****"
             click.echo(f"{ENV_PREFIX}{key.name:<26} {value!r:<40} {key.help}")
 
-    db_group = AppGroup("db", help="Database schema (every plugin branch included).")
+    db_group = JunctionGroup("db", help="Database schema (every plugin branch included).")
 
     @db_group.command("upgrade")
     def db_upgrade() -> None:
@@ -77,6 +81,7 @@ def register_cli(app: Flask) -> None:
         click.echo("up to date")
 
     group.add_command(db_group)
+    group.add_command(secrets_group())
     from app.operations.cli import operations_group
 
     group.add_command(operations_group)
@@ -137,6 +142,35 @@ class JunctionCLI(FlaskGroup):
 def main() -> None:
     """Entry point of the ``junction`` console script."""
     JunctionCLI(name="junction").main(prog_name="junction")
+
+
+def secrets_group() -> JunctionGroup:
+    """``junction secrets ...``: stored secrets and their encryption keys."""
+    secrets = JunctionGroup("secrets", help="Secret settings at rest (encryption keys).")
+
+    @secrets.command("rotate")
+    def rotate_command() -> None:
+        """Re-encrypt every stored secret with the current JUNCTION_SECRET_KEY.
+
+        Run after moving the old key to JUNCTION_SECRET_KEY_FALLBACKS; remove the fallbacks
+        once it reports no secret left on them. Prints a JSON summary; exit 1 when a secret
+        could not be decrypted with any configured key.
+        """
+        from app.errors import JunctionError
+        from app.settings import rotate_secrets
+
+        result = rotate_secrets()
+        click.echo(json.dumps(result))
+        if result["unreadable"]:
+            raise JunctionError(
+                f"{len(result['unreadable'])} secret(s) cannot be decrypted with any configured "
+                f"key ({', '.join(result['unreadable'][:10])}): add the key they were stored "
+                "with to JUNCTION_SECRET_KEY_FALLBACKS and run this again, or set them again.",
+                status=409,
+                code="SECRET_UNREADABLE",
+            )
+
+    return secrets
 
 
 def config_markdown() -> str:

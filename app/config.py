@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from app.hosts import normalise_pattern
+
 ENV_PREFIX = "JUNCTION_"
 CONFIG_FILE = "junction.toml"
 
@@ -71,6 +73,20 @@ def _to_str(value: Any) -> str:
     return str(value)
 
 
+def _host_patterns(value: Any) -> list[str]:
+    return [normalise_pattern(item) for item in _to_list(value)]
+
+
+def _non_negative(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def check(value: Any) -> Any:
+        number = parse(value)
+        if number < 0:
+            raise ValueError(f"expected zero or a positive number, got {value!r}")
+        return number
+
+    return check
+
+
 def _choice(*allowed: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         text = str(value).strip().lower()
@@ -106,6 +122,14 @@ KEYS: tuple[Key, ...] = (
     Key("DATABASE_URL", _to_str, None, "SQLAlchemy URL; default SQLite `instance/junction.db`."),
     Key("REDIS_URL", _to_str, None, "Redis URL: cross-process events and shared rate limits."),
     Key("SECRET_KEY", _to_str, None, "Encrypts stored secrets (Fernet key material).", True),
+    Key(
+        "SECRET_KEY_FALLBACKS",
+        _to_list,
+        [],
+        "Comma-separated previous secret keys, still accepted for reading stored secrets "
+        "until `junction secrets rotate` re-encrypts them with the current key.",
+        True,
+    ),
     Key("API_TOKENS", _to_list, [], "Comma-separated bearer tokens; unset: loopback only.", True),
     Key("PLUGINS", _to_list, None, "Enable list of plugin names; unset: every installed plugin."),
     Key("DISABLED_PLUGINS", _to_list, [], "Plugin names never loaded."),
@@ -119,7 +143,27 @@ KEYS: tuple[Key, ...] = (
     ),
     Key("EVENTS_RETENTION_SECONDS", _positive(_to_int), 7 * 86400, "Event log age limit."),
     Key("EVENTS_RETENTION_COUNT", _positive(_to_int), 100_000, "Event log size limit per channel."),
-    Key("ALLOWED_ORIGINS", _to_list, [], "Extra Origins allowed on WebSocket/SSE streams."),
+    Key(
+        "ALLOWED_HOSTS",
+        _host_patterns,
+        [],
+        "Host names this server answers to besides loopback (`name`, `.domain` = it and its "
+        "subdomains, `*.domain` = subdomains, `*`); checked always without tokens, with tokens "
+        "when set.",
+    ),
+    Key(
+        "TRUSTED_PROXIES",
+        _non_negative(_to_int),
+        0,
+        "Reverse proxies in front of Junction (hops); their `X-Forwarded-*` are applied "
+        "(Werkzeug ProxyFix). 0: every proxy header marks a request as forwarded.",
+    ),
+    Key(
+        "ALLOWED_ORIGINS",
+        _to_list,
+        [],
+        "Extra browser Origins (`https://host:port`) allowed to write and open streams.",
+    ),
     Key("EVENTS_HEARTBEAT_SECONDS", _positive(_to_float), 25.0, "Stream heartbeat interval."),
     Key("EVENTS_QUEUE_SIZE", _positive(_to_int), 100, "Events buffered per stream subscriber."),
     Key("EVENTS_POLL_SECONDS", _positive(_to_float), 1.0, "Event log safety-net poll interval."),

@@ -71,6 +71,57 @@ def upgrade_all() -> None:
     _upgrade(directory=str(MIGRATIONS_DIR), revision="heads")
 
 
+def database_problem(exc: BaseException) -> tuple[str, str]:
+    """``(code, detail)`` for an error reaching the database: what is wrong, and the fix.
+
+    The URL is shown without its password; the driver's message is reduced to its first line.
+    """
+    import sqlalchemy as sa
+
+    try:
+        url = db.engine.url
+    except Exception:  # no app context: describe the error alone
+        url = None
+    shown = url.render_as_string(hide_password=True) if url is not None else "the database"
+    original = str(getattr(exc, "orig", exc)).strip()
+    message = next(
+        (line.strip() for line in reversed(original.splitlines()) if line.strip()), original
+    )
+    lowered = original.lower()
+    if isinstance(url, sa.URL) and url.get_backend_name() == "postgresql":
+        where = f"{url.host or 'localhost'}:{url.port or 5432}"
+        if "does not exist" in lowered and "database" in lowered:
+            return (
+                "DATABASE_MISSING",
+                f"The PostgreSQL database {url.database!r} does not exist on {where}. Create "
+                f"it (createdb -h {url.host or 'localhost'} -p {url.port or 5432} -U "
+                f"{url.username or 'postgres'} {url.database}, or CREATE DATABASE "
+                f"\"{url.database}\";) and run 'junction db upgrade' again; or point "
+                "JUNCTION_DATABASE_URL at an existing database.",
+            )
+        if "password authentication failed" in lowered or "role" in lowered:
+            return (
+                "DATABASE_AUTH_FAILED",
+                f"PostgreSQL on {where} refused the credentials of {shown} ({message}). Fix "
+                "the user and password in JUNCTION_DATABASE_URL.",
+            )
+        if (
+            "connection refused" in lowered
+            or "could not connect" in lowered
+            or "timeout" in lowered
+        ):
+            return (
+                "DATABASE_UNAVAILABLE",
+                f"No PostgreSQL server answers on {where} ({message}). Start it, or fix the "
+                "host and port in JUNCTION_DATABASE_URL.",
+            )
+    return (
+        "DATABASE_UNAVAILABLE",
+        f"Cannot use the database {shown}: {message}. Check JUNCTION_DATABASE_URL and that "
+        "the database server is running.",
+    )
+
+
 def check_at_heads() -> str:
     """Readiness check: raise unless the database is at every head."""
     missing = expected_heads() - current_heads()

@@ -33,6 +33,7 @@ from prometheus_client import (
     multiprocess,
 )
 
+from app import auth
 from app.redaction import redact
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -326,11 +327,19 @@ def run_checks(checks: Mapping[str, ReadyCheck]) -> tuple[bool, dict[str, dict[s
 @probes.get("/readyz")
 def readyz() -> Response:
     """Readiness: the database answers, the schema is at every head and every plugin check
-    passes; else 503 with ``failing`` naming the checks that did not."""
+    passes; else 503 with ``failing`` naming the checks that did not.
+
+    Anyone may ask (probes carry no credentials), so the open answer is the status and the
+    failing check names only; each check's ``detail`` (a scheduler's pid, counts of stored
+    secrets...) goes to an operator alone: a bearer-token holder, or without tokens a direct
+    loopback client (``app.auth.is_operator``).
+    """
     ok, results = run_checks(current_app.extensions["junction"].ready_checks())
-    body: dict[str, Any] = {"status": "ok" if ok else "failing", "checks": results}
+    body: dict[str, Any] = {"status": "ok" if ok else "failing"}
     if not ok:
         body["failing"] = [name for name, result in results.items() if result["status"] != "ok"]
+    if auth.is_operator():
+        body["checks"] = results
     return Response(json.dumps(body), status=200 if ok else 503, mimetype="application/json")
 
 

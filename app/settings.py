@@ -15,7 +15,6 @@ logged. See ``docs/settings.md``.
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import logging
@@ -27,15 +26,13 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from cryptography.fernet import Fernet, InvalidToken
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask, current_app
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import UTCDateTime, db, utcnow
 from app.errors import JunctionError, NotFound, ValidationFailed, field_error
+from app.settings_crypto import Crypto, InvalidToken, derive_fernet_key, make_crypto
 from app.state import junction_state
 
 __all__ = [
@@ -43,6 +40,7 @@ __all__ = [
     "NamespaceSpec",
     "SecretUnreadable",
     "Setting",
+    "derive_fernet_key",
     "get",
     "get_all",
     "init_app",
@@ -50,6 +48,7 @@ __all__ = [
     "parse_declaration",
     "public_view",
     "reencrypt_secrets",
+    "rotate_secrets",
     "secrets_check",
     "set_values",
 ]
@@ -59,16 +58,10 @@ log = logging.getLogger(__name__)
 TYPES = ("str", "int", "float", "bool", "list", "json")
 SCOPES = ("global", "project", "both")
 FIELD_ATTRIBUTES = frozenset(
-    {"type", "default", "secret", "scope", "help", "choices", "min", "max"}
+    {"type", "default", "secret", "scope", "help", "choices", "min", "max", "bound_to"}
 )
 _NAMESPACE_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 _FIELD_RE = re.compile(r"^[a-z][a-z0-9_]{0,127}$")
-
-# HKDF turns the operator's secret (any length, any alphabet) into a 32-byte Fernet key. The
-# input is high-entropy key material, so a fixed, public salt is fine (RFC 5869 §3.1); ``info``
-# separates this use from every other use of JUNCTION_SECRET_KEY (Flask sessions...).
-_HKDF_SALT = b"junction.settings.v1"
-_HKDF_INFO = b"junction settings encryption key"
 
 
 # -- model --------------------------------------------------------------------------------------
@@ -129,6 +122,9 @@ class FieldSpec:
     choices: tuple[Any, ...] | None = None
     min: float | None = None
     max: float | None = None
+    # For a secret: the fields that say where it is sent (``("api_url",)``). Changing one of
+    # them without giving the secret again is refused (see :func:`set_values`).
+    bound_to: tuple[str, ...] = ()
 
 
 @dataclass
@@ -164,7 +160,22 @@ def parse_declaration(declaration: Mapping[str, Any], plugin: str = "core") -> N
     spec = NamespaceSpec(namespace=namespace, plugin=plugin)
     for name, raw in raw_fields.items():
         spec.fields[name] = _parse_field(namespace, name, raw)
+    for fspec in spec.fields.values():
+        _check_binding(spec, fspec)
     return spec
+
+
+def _check_binding(spec: NamespaceSpec, fspec: FieldSpec) -> None:
+    where = f"settings {spec.namespace}.{fspec.name}: bound_to"
+    if fspec.bound_to and not fspec.secret:
+        raise ValueError(f"{where}: only secret fields are bound to a destination")
+    for name in fspec.bound_to:
+        target = spec.fields.get(name)
+        if target is None or target.secret:
+            raise ValueError(f"{where}: {name!r} is not a declared non-secret field")
+        if target.scope != fspec.scope:
+            # Same scope, so a secret and its destination are always set (and fall back) together.
+            raise ValueError(f"{where}: {name!r} must have the secret's scope ({fspec.scope})")
 
 
 def _parse_field(namespace: str, name: Any, raw: Any) -> FieldSpec:
@@ -185,6 +196,9 @@ def _parse_field(namespace: str, name: Any, raw: Any) -> FieldSpec:
     secret = bool(raw.get("secret", False))
     if secret and kind != "str":
         raise ValueError(f"{where}: secret fields must have type 'str'")
+    bound_to = raw.get("bound_to") or ()
+    if isinstance(bound_to, str) or not all(isinstance(item, str) for item in bound_to):
+        raise ValueError(f"{where}: bound_to must be a list of field names")
     choices = raw.get("choices")
     spec = FieldSpec(
         name=name,
@@ -196,6 +210,7 @@ def _parse_field(namespace: str, name: Any, raw: Any) -> FieldSpec:
         choices=tuple(choices) if choices is not None else None,
         min=raw.get("min"),
         max=raw.get("max"),
+        bound_to=tuple(bound_to),
     )
     default = raw.get("default")
     if default is not None:
@@ -269,60 +284,48 @@ def mask_secret(value: str | None) -> str | None:
 # -- encryption ---------------------------------------------------------------------------------
 
 
-@dataclass
-class _Crypto:
-    """The app's Fernet instance (``None`` without ``JUNCTION_SECRET_KEY``)."""
-
-    fernet: Fernet | None
-
-
-def derive_fernet_key(secret: str) -> bytes:
-    """The Fernet key (urlsafe base64 of 32 bytes) derived from ``secret`` with HKDF-SHA256."""
-    raw = HKDF(algorithm=hashes.SHA256(), length=32, salt=_HKDF_SALT, info=_HKDF_INFO).derive(
-        secret.encode("utf-8")
-    )
-    return base64.urlsafe_b64encode(raw)
-
-
-def _crypto() -> _Crypto:
+def _crypto() -> Crypto:
     state = junction_state()
     if state.secrets is None:  # an app built without init_app (tools); derive on demand
-        state.secrets = _make_crypto(current_app.config.get("JUNCTION_SECRET_KEY"))
-    crypto: _Crypto = state.secrets
+        state.secrets = _make_crypto(current_app)
+    crypto: Crypto = state.secrets
     return crypto
 
 
-def _make_crypto(secret: str | None) -> _Crypto:
-    return _Crypto(Fernet(derive_fernet_key(secret)) if secret else None)
+def _make_crypto(app: Flask) -> Crypto:
+    return make_crypto(
+        app.config.get("JUNCTION_SECRET_KEY"), app.config.get("JUNCTION_SECRET_KEY_FALLBACKS") or ()
+    )
 
 
 def _encode(spec: FieldSpec, value: Any) -> tuple[str, bool]:
     """``(stored text, encrypted?)`` for ``value``."""
     text = json.dumps(value, separators=(",", ":"))
-    fernet = _crypto().fernet
-    if spec.secret and fernet is not None:
-        return fernet.encrypt(text.encode("utf-8")).decode("ascii"), True
+    crypto = _crypto()
+    if spec.secret and crypto.current is not None:
+        return crypto.encrypt(text), True
     return text, False
 
 
 def _decode(row: Setting, project_label: str | None = None) -> Any:
     text = row.value
     if row.encrypted:
-        fernet = _crypto().fernet
+        crypto = _crypto()
         where = f"{row.namespace}.{row.key}" + (
             f" of project {project_label!r}" if project_label else ""
         )
-        if fernet is None:
+        if crypto.current is None:
             raise SecretUnreadable(
                 f"Setting {where} is encrypted but JUNCTION_SECRET_KEY is not set. "
                 "Configure the key it was stored with, or set the value again."
             )
         try:
-            text = fernet.decrypt(text.encode("ascii")).decode("utf-8")
-        except (InvalidToken, ValueError):
+            text = crypto.decrypt(text)
+        except InvalidToken:
             raise SecretUnreadable(
-                f"Setting {where} cannot be decrypted with the configured JUNCTION_SECRET_KEY "
-                "(it was stored with another key). Restore that key, or set the value again."
+                f"Setting {where} cannot be decrypted with JUNCTION_SECRET_KEY or any of "
+                "JUNCTION_SECRET_KEY_FALLBACKS (it was stored with another key). Add that key "
+                "to JUNCTION_SECRET_KEY_FALLBACKS, or set the value again."
             ) from None
     return json.loads(text)
 
@@ -463,6 +466,7 @@ def describe(namespace: str) -> list[dict[str, Any]]:
             "help": f.help,
             "default": None if f.secret else spec.file_defaults.get(f.name, f.default),
             "choices": list(f.choices) if f.choices is not None else None,
+            "bound_to": list(f.bound_to),
         }
         for f in spec.fields.values()
     ]
@@ -510,6 +514,7 @@ def set_values(namespace: str, values: Mapping[str, Any], project: Any = None) -
     if errors:
         detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors[:5])
         raise ValidationFailed(f"Invalid settings for {namespace!r}: {detail}", errors=errors)
+    _require_rebound_secrets(spec, values, project_id, label)
 
     for attempt in range(2):
         try:
@@ -528,6 +533,123 @@ def set_values(namespace: str, values: Mapping[str, Any], project: Any = None) -
         ", ".join(sorted(values)),  # names only, never values
     )
     return public_view(namespace, project_id)
+
+
+def _require_rebound_secrets(
+    spec: NamespaceSpec, values: Mapping[str, Any], project_id: int | None, label: str | None
+) -> None:
+    """Refuse (422 ``SECRET_REBIND_REQUIRED``) a change of where a stored secret is sent.
+
+    A secret declared with ``bound_to`` is sent to the place its bound fields name (an API key
+    to ``api_url``). Changing one of them while the secret stays would hand the secret to the
+    new place, whoever chose it; so the change must carry the secret again (a new value, or
+    ``None`` to remove it). Sending back the masked form does not count. A global change also
+    moves the secrets of projects that keep their own secret but inherit the global
+    destination: those are named, to be re-entered per project first.
+    """
+    rows = _rows(spec.namespace, project_id)
+    errors = []
+    for secret in spec.fields.values():
+        moved = [
+            name
+            for name in secret.bound_to
+            if name in values and _moves(spec, spec.fields[name], values[name], rows, project_id)
+        ]
+        if not moved:
+            continue
+        where = ", ".join(moved)
+        if not _reentered(spec, secret, values, rows, project_id, label) and _stored_secret(
+            spec, secret, rows, project_id, label
+        ):
+            errors.append(
+                field_error(
+                    secret.name,
+                    f"Changing {where} changes where {secret.name} is sent: give {secret.name} "
+                    "again in the same request (or null to remove it).",
+                    "secret_rebind_required",
+                )
+            )
+        if project_id is None:
+            errors.extend(
+                field_error(
+                    secret.name,
+                    f"Project {name!r} keeps its own {secret.name} but inherits {where}: set "
+                    f"its {secret.name} again (or its own {where}) before changing {where}.",
+                    "secret_rebind_required",
+                )
+                for name in _projects_inheriting(spec.namespace, secret.name, moved)
+            )
+    if errors:
+        raise ValidationFailed(
+            f"Settings of {spec.namespace!r}: " + " ".join(e["message"] for e in errors[:3]),
+            code="SECRET_REBIND_REQUIRED",
+            errors=errors,
+        )
+
+
+def _moves(
+    spec: NamespaceSpec, fspec: FieldSpec, value: Any, rows: list[Any], project_id: int | None
+) -> bool:
+    """Whether writing ``value`` changes the effective value of ``fspec`` at this scope."""
+    before = _resolve(spec, fspec, rows, project_id, None)
+    if value is None:  # removal: the next fallback applies
+        own = [r for r in rows if r.key != fspec.name or r.project_id != project_id]
+        after = _resolve(spec, fspec, own, project_id, None)
+    else:
+        after = _coerce(fspec, value)
+    return bool(after != before)
+
+
+def _reentered(
+    spec: NamespaceSpec,
+    secret: FieldSpec,
+    values: Mapping[str, Any],
+    rows: list[Any],
+    project_id: int | None,
+    label: str | None,
+) -> bool:
+    if secret.name not in values:
+        return False
+    value = values[secret.name]
+    if value is None:
+        return True
+    try:
+        current = _resolve(spec, secret, rows, project_id, label)
+    except SecretUnreadable:
+        return True
+    return not (current and value == mask_secret(current) and value != current)
+
+
+def _stored_secret(
+    spec: NamespaceSpec, secret: FieldSpec, rows: list[Any], project_id: int | None, label: Any
+) -> bool:
+    try:
+        return bool(_resolve(spec, secret, rows, project_id, label))
+    except SecretUnreadable:
+        return True  # unreadable here, perhaps not with the key of the next deployment
+
+
+def _projects_inheriting(namespace: str, secret: str, moved: list[str]) -> list[str]:
+    """Projects with their own ``secret`` row but no own row of some field in ``moved``."""
+    from app.domain.models import Project  # the core may use the shared domain
+
+    own = sa.select(Setting.project_id).where(
+        Setting.namespace == namespace, Setting.key == secret, Setting.project_id.is_not(None)
+    )
+    names = []
+    for project_id, name in db.session.execute(
+        sa.select(Project.id, Project.name).where(Project.id.in_(own))
+    ):
+        keys = set(
+            db.session.scalars(
+                sa.select(Setting.key).where(
+                    Setting.namespace == namespace, Setting.project_id == project_id
+                )
+            )
+        )
+        if any(field not in keys for field in moved):
+            names.append(name)
+    return sorted(names)
 
 
 def _write(
@@ -585,17 +707,53 @@ def reencrypt_secrets() -> int:
 
     Returns how many values were encrypted; 0 without a key. Commits the session.
     """
-    fernet = _crypto().fernet
-    if fernet is None:
-        return 0
-    rows = db.session.scalars(
-        sa.select(Setting).where(Setting.is_secret.is_(True), Setting.encrypted.is_(False))
-    ).all()
+    return rotate_secrets()["encrypted"] if _crypto().current is not None else 0
+
+
+def rotate_secrets() -> dict[str, Any]:
+    """Re-encrypt every stored secret with the current ``JUNCTION_SECRET_KEY``.
+
+    Secrets under a key of ``JUNCTION_SECRET_KEY_FALLBACKS`` are re-encrypted (``rotated``),
+    secrets stored in clear are encrypted (``encrypted``); ``unreadable`` names those no
+    configured key decrypts (they are left as they are). :class:`JunctionError` (409) without a
+    key. Commits the session; ``junction secrets rotate`` calls this.
+    """
+    crypto = _crypto()
+    if crypto.current is None:
+        raise JunctionError(
+            "JUNCTION_SECRET_KEY is not set: there is no key to encrypt secrets with.",
+            status=409,
+            code="SECRET_KEY_MISSING",
+        )
+    rows = db.session.scalars(sa.select(Setting).where(Setting.is_secret.is_(True))).all()
+    counts: dict[str, Any] = {"rotated": 0, "encrypted": 0, "current": 0, "unreadable": []}
     for row in rows:
-        row.value = fernet.encrypt(row.value.encode("utf-8")).decode("ascii")
-        row.encrypted = True
+        if not row.encrypted:
+            row.value, row.encrypted = crypto.encrypt(row.value), True
+            counts["encrypted"] += 1
+            continue
+        key = crypto.key_of(row.value)
+        if key == "current":
+            counts["current"] += 1
+        elif key == "fallback":
+            row.value = crypto.rotate(row.value)
+            counts["rotated"] += 1
+        else:
+            counts["unreadable"].append(_row_name(row))
     db.session.commit()
-    return len(rows)
+    crypto.audit.clear()
+    counts["unreadable"] = sorted(set(counts["unreadable"]))
+    log.info(
+        "secrets rotated: %d re-encrypted, %d encrypted, %d unreadable",
+        counts["rotated"],
+        counts["encrypted"],
+        len(counts["unreadable"]),
+    )
+    return counts
+
+
+def _row_name(row: Any) -> str:
+    return f"{row.namespace}.{row.key}" + (f"@{row.project_id}" if row.project_id else "")
 
 
 # -- readiness ----------------------------------------------------------------------------------
@@ -605,51 +763,66 @@ def secrets_check() -> str:
     """Readiness detail about secrets at rest. It passes, but warns when secrets are readable.
 
     Warns (without failing) when no key is configured, when secrets were stored in clear
-    before a key was set, and when stored secrets cannot be decrypted with the current key.
+    before a key was set, when some still use a fallback key, and when some cannot be
+    decrypted with any key. Probes come every few seconds: the secrets are decrypted only when
+    the table changed since the last probe (count, newest change), never on every call.
     """
-    fernet = _crypto().fernet
+    crypto = _crypto()
+    fingerprint_query = sa.select(
+        sa.func.count(), sa.func.max(Setting.updated_at), sa.func.max(Setting.id)
+    ).where(Setting.is_secret.is_(True))
     with db.engine.connect() as connection:
         try:
+            fingerprint = tuple(connection.execute(fingerprint_query).one())
+            with crypto.lock:
+                cached = crypto.audit.get("result")
+                if cached is not None and crypto.audit.get("fingerprint") == fingerprint:
+                    return cached
             rows = connection.execute(
-                sa.select(Setting.namespace, Setting.key, Setting.value, Setting.encrypted).where(
-                    Setting.is_secret.is_(True)
-                )
+                sa.select(
+                    Setting.namespace,
+                    Setting.key,
+                    Setting.project_id,
+                    Setting.value,
+                    Setting.encrypted,
+                ).where(Setting.is_secret.is_(True))
             ).all()
         except sa.exc.DBAPIError:
-            return "settings table not found; run 'flask --app wsgi junction db upgrade'"
+            return "settings table not found; run 'junction db upgrade'"
+    result = _audit(crypto, rows)
+    with crypto.lock:
+        crypto.audit.update(fingerprint=fingerprint, result=result)
+    return result
+
+
+def _audit(crypto: Crypto, rows: list[Any]) -> str:
     plain = [row for row in rows if not row.encrypted]
-    if fernet is None:
+    if crypto.current is None:
         return (
             "WARNING: JUNCTION_SECRET_KEY is not set: secret settings are stored unencrypted "
             f"({len(plain)} stored)"
         )
-    unreadable = sorted(
-        {
-            f"{row.namespace}.{row.key}"
-            for row in rows
-            if row.encrypted and not _readable(fernet, row.value)
-        }
-    )
+    keys = {_row_name(row): crypto.key_of(row.value) for row in rows if row.encrypted}
+    unreadable = sorted({name.split("@")[0] for name, key in keys.items() if key == "unreadable"})
+    old = sum(1 for key in keys.values() if key == "fallback")
     notes = ["secret settings encrypted at rest (Fernet)"]
     if unreadable:
         notes.append(
-            f"WARNING: {len(unreadable)} secret setting(s) cannot be decrypted with the current "
-            f"JUNCTION_SECRET_KEY ({', '.join(unreadable[:10])}); restore the key or set them again"
+            f"WARNING: {len(unreadable)} secret setting(s) cannot be decrypted with "
+            f"JUNCTION_SECRET_KEY or its fallbacks ({', '.join(unreadable[:10])}); add the key "
+            "they were stored with to JUNCTION_SECRET_KEY_FALLBACKS or set them again"
+        )
+    if old:
+        notes.append(
+            f"WARNING: {old} secret setting(s) still use a key of JUNCTION_SECRET_KEY_FALLBACKS; "
+            "run 'junction secrets rotate'"
         )
     if plain:
         notes.append(
             f"WARNING: {len(plain)} secret setting(s) were stored before the key was set and "
-            "are unencrypted; call app.settings.reencrypt_secrets()"
+            "are unencrypted; run 'junction secrets rotate'"
         )
     return "; ".join(notes)
-
-
-def _readable(fernet: Fernet, token: str) -> bool:
-    try:
-        fernet.decrypt(token.encode("ascii"))
-    except (InvalidToken, ValueError):
-        return False
-    return True
 
 
 # -- start-up -----------------------------------------------------------------------------------
@@ -702,7 +875,7 @@ def init_app(app: Flask) -> None:
     with the reason; the rest of Junction starts.
     """
     state = app.extensions["junction"]
-    state.secrets = _make_crypto(app.config.get("JUNCTION_SECRET_KEY"))
+    state.secrets = _make_crypto(app)
     for plugin, result in state.registry.call_each("junction_settings"):
         declarations = [result] if isinstance(result, Mapping) else list(result)
         try:

@@ -35,7 +35,8 @@ DECLARATION: dict[str, Any] = {
             "type": "str",
             "secret": True,
             "scope": "global",
-            "help": "Plane API key (X-API-Key).",
+            "help": "Plane API key (X-API-Key). Changing planning_api_url needs the key again.",
+            "bound_to": ["api_url"],
         },
         "workspace_slug": {
             "type": "str",
@@ -47,7 +48,9 @@ DECLARATION: dict[str, Any] = {
             "type": "str",
             "secret": True,
             "scope": "global",
-            "help": "Webhook signing secret; several, comma-separated, during a rotation.",
+            "help": "Webhook signing secret; several, comma-separated, during a rotation. "
+            "Changing planning_api_url needs it again.",
+            "bound_to": ["api_url"],
         },
         "rate_limit_per_minute": {
             "type": "int",

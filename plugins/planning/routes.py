@@ -160,7 +160,7 @@ def sync_toggle(query: dict[str, Any]) -> dict[str, Any]:
 
 @blp.post("/webhooks")
 @auth_exempt
-@raw_body
+@raw_body(content_types=("application/json",))
 @blp.response(200, s.WebhookResultSchema)
 @blp.doc(
     security=[],

@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from app import events, operations
 from app.db import db
 from app.domain import Project
 from app.errors import BadRequest, Forbidden, JunctionError
+from app.jsonparse import parse_json
 from plugins.planning import config
 from plugins.planning.models import WebhookSeen
 from plugins.planning.service import IMPORT_KIND, now, sync_state
@@ -175,8 +175,9 @@ def receive(
             "loopback only. Configure the secret in Plane and in POST /api/planning/config.",
             code="WEBHOOK_SECRET_REQUIRED",
         )
+    payload = parse_json(body)  # depth, size and encoding limits answer their own problems
     try:
-        return parse(json.loads(body))
+        return parse(payload)
     except (ValueError, InvalidPayload) as exc:
         raise BadRequest(f"Not a Plane webhook payload: {exc}", code="INVALID_PAYLOAD") from exc
 

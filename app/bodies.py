@@ -1,0 +1,109 @@
+"""Request bodies: Flask's JSON provider and the webargs parser both go through
+:func:`app.jsonparse.parse_json`, and JSON bodies are typed strictly.
+
+marshmallow's number and boolean fields accept what a query string needs (``"1"``, ``"true"``)
+and truncate ``1.5`` to ``1``. In a JSON body a client states the type itself, so there an
+``Integer`` field takes JSON integers only, a ``Float``/``Number`` field JSON numbers, and a
+``Boolean`` field ``true``/``false``; anything else is a 422 ``invalid_type`` beside the body's
+other errors. Query strings and paths keep marshmallow's conversions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from flask.json.provider import DefaultJSONProvider
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
+
+from app.jsonparse import parse_json
+
+__all__ = ["JunctionJSONProvider", "JunctionParser", "strict_json_types"]
+
+
+class JunctionJSONProvider(DefaultJSONProvider):
+    """Flask's JSON provider with :func:`parse_json`'s limits (``request.get_json()``)."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        """Parse ``s`` with Junction's limits (``kwargs`` are not supported and ignored)."""
+        return parse_json(s)
+
+
+class _WrongType:
+    """A value every number and boolean field refuses as ``invalid``: it stands in for a JSON
+    value of the wrong type so marshmallow reports it with the body's other errors."""
+
+    def __repr__(self) -> str:
+        return "<wrong JSON type>"
+
+
+_WRONG = _WrongType()
+
+
+class JunctionParser(FlaskParser):
+    """The webargs parser of every flask-smorest blueprint: one parse of the body (Flask's
+    cached ``get_json``, i.e. :func:`parse_json`), strict JSON types."""
+
+    def _raw_load_json(self, req: Any) -> Any:
+        if not is_json_request(req):
+            return core.missing
+        raw = req.get_data(cache=True)
+        if not raw.strip():
+            return core.missing  # an empty body: the schema reports its required fields
+        value = req.get_json(cache=True, silent=True)
+        # ``None``: malformed (or ``null``); parse again for the precise problem document.
+        return parse_json(raw) if value is None else value
+
+    def pre_load(self, location_data: Any, *, schema: ma.Schema, req: Any, location: str) -> Any:
+        """Mark JSON values of the wrong type for number and boolean fields (see module)."""
+        if location != "json":
+            return location_data
+        return strict_json_types(schema, location_data)
+
+
+def strict_json_types(schema: ma.Schema, data: Any) -> Any:
+    """``data`` with every value of the wrong JSON type for its field replaced by a value the
+    field refuses; the input is not changed."""
+    if schema.many and isinstance(data, list):
+        return [_strict_object(schema, item) for item in data]
+    return _strict_object(schema, data)
+
+
+def _strict_object(schema: ma.Schema, data: Any) -> Any:
+    if not isinstance(data, dict):
+        return data
+    by_key = {field.data_key or name: field for name, field in schema.load_fields.items()}
+    out = dict(data)
+    for key, value in data.items():
+        field = by_key.get(key)
+        if field is not None:
+            out[key] = _strict_value(field, value)
+    return out
+
+
+def _strict_value(field: ma.fields.Field, value: Any) -> Any:
+    if value is None:
+        return value
+    if isinstance(field, ma.fields.Integer):
+        return value if isinstance(value, int) and not isinstance(value, bool) else _WRONG
+    if isinstance(field, ma.fields.Number):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return value if ok else _WRONG
+    if isinstance(field, ma.fields.Boolean):
+        return value if isinstance(value, bool) else _WRONG
+    if isinstance(field, ma.fields.Nested) and isinstance(field.schema, ma.Schema):
+        nested = field.schema
+        if (field.many or nested.many) and isinstance(value, list):
+            return [_strict_object(nested, item) for item in value]
+        return _strict_object(nested, value)
+    if isinstance(field, ma.fields.List) and isinstance(value, list):
+        return [_strict_value(field.inner, item) for item in value]
+    if isinstance(field, ma.fields.Tuple) and isinstance(value, list):
+        return [
+            _strict_value(inner, item)
+            for inner, item in zip(field.tuple_fields, value, strict=False)
+        ] + value[len(field.tuple_fields) :]
+    if isinstance(field, ma.fields.Dict) and isinstance(value, dict) and field.value_field:
+        return {k: _strict_value(field.value_field, v) for k, v in value.items()}
+    return value

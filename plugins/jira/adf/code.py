@@ -90,7 +90,7 @@ def convert_code_block(conv: Converter, el: Element, b: Blocks, marks: Marks) ->
     if changed:
         conv.warnings.add("control_characters_removed", "invisible control characters removed")
     text = text.removeprefix("\n").rstrip("\n")
-    if not text:
+    if not text.strip():
         conv.warnings.add("empty_element_dropped", "an empty code block was dropped")
         return
     if formatting[0]:

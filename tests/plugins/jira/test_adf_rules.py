@@ -184,3 +184,46 @@ def test_deeply_nested_garbage_stays_valid() -> None:
     result = html_to_adf(html)
     assert validate_adf(result.adf) == []
     assert "html_repaired" in {w.code for w in result.warnings}
+
+
+def test_fast_validator_agrees_with_plain_draft4() -> None:
+    # validate_adf skips anyOf branches for other node kinds (for speed); verdicts must match.
+    from jsonschema import Draft4Validator
+
+    from plugins.jira.adf import adf_schema
+
+    plain = Draft4Validator(adf_schema())
+    text = {"type": "text", "text": "x"}
+    samples = [
+        html_to_adf(read_html(name)).adf for name in ("15_table_basic", "49_ticket_description")
+    ] + [
+        {
+            "type": "doc",
+            "version": 1,
+            "content": [
+                {
+                    "type": "paragraph",
+                    "content": [{**text, "marks": [{"type": "code"}, {"type": "strong"}]}],
+                }
+            ],
+        },
+        {
+            "type": "doc",
+            "version": 1,
+            "content": [
+                {
+                    "type": "bulletList",
+                    "content": [
+                        {
+                            "type": "listItem",
+                            "content": [{"type": "heading", "attrs": {"level": 1}}],
+                        }
+                    ],
+                }
+            ],
+        },
+        {"type": "doc", "version": 1, "content": [{"type": "hardBreak"}]},
+        {"type": "doc", "version": 1, "content": [{"type": "rule", "attrs": {}}]},
+    ]
+    for sample in samples:
+        assert (validate_adf(sample) == []) == plain.is_valid(sample)

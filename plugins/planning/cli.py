@@ -1,8 +1,13 @@
-"""``junction planning ...`` (or ``flask --app wsgi planning ...``): the plugin's operator commands.
+"""``junction planning ...`` (or ``flask --app wsgi junction planning ...``): the plugin's
+operator commands.
 
 They call the same service functions as the HTTP API (so the same errors, budgets and
-operations apply) and print JSON. The long ones show click progress bars: ``import-cycle``
-per page of the cycle, ``marqed-import`` per created object of its durable operation.
+operations apply) and print JSON on stdout. A failure is one JSON problem document on stderr
+(the HTTP API's members: ``type``, ``title``, ``status``, ``detail``, ``code``, ``errors``) and
+exit status 1, as for every ``junction`` command (:mod:`app.cli_errors`): service errors simply
+propagate, the commands' own failures raise :class:`~app.cli_errors.CliError`. The long ones
+show click progress bars: ``import-cycle`` per page of the cycle, ``marqed-import`` per created
+object of its durable operation.
 """
 
 from __future__ import annotations
@@ -13,16 +18,19 @@ from typing import Any
 
 import click
 import marshmallow as ma
-from flask.cli import AppGroup
 
 from app import operations
+from app.cli_errors import CliError, JunctionGroup
 from app.domain import find_project, require_project
-from app.errors import JunctionError
+from app.errors import ValidationFailed, flatten_messages
 from plugins.planning import config, marqed_import, service
+from plugins.planning.client import plane_id
 from plugins.planning.schemas import ConfigUpdateSchema
 
-planning_group = AppGroup("planning", help="MQ Planning (Plane) sync: config, cycles, imports.")
-config_group = AppGroup("config", help="Show or change the planning configuration.")
+planning_group = JunctionGroup(
+    "planning", help="MQ Planning (Plane) sync: config, cycles, imports."
+)
+config_group = JunctionGroup("config", help="Show or change the planning configuration.")
 planning_group.add_command(config_group)
 
 PROJECT = click.option("--project", "project_name", help="Junction project (default: global).")
@@ -32,21 +40,11 @@ def _echo(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, default=str))
 
 
-def _fail(exc: JunctionError) -> None:
-    click.echo(f"error ({exc.status} {exc.code}): {exc.detail}", err=True)
-    for item in exc.errors or []:
-        click.echo(f"  {item['field']}: {item['message']}", err=True)
-    sys.exit(1)
-
-
 @config_group.command("show")
 @PROJECT
 def config_show(project_name: str | None) -> None:
     """Print the configuration (secrets masked)."""
-    try:
-        _echo(config.public_config(find_project(project_name)))
-    except JunctionError as exc:
-        _fail(exc)
+    _echo(config.public_config(find_project(project_name)))
 
 
 @config_group.command("set")
@@ -60,8 +58,11 @@ def config_set(project_name: str | None, assignments: tuple[str, ...]) -> None:
     raw: dict[str, Any] = {}
     for assignment in assignments:
         name, sep, value = assignment.partition("=")
-        if not sep:
-            raise click.BadParameter(f"{assignment!r} is not KEY=VALUE", param_hint="ASSIGNMENTS")
+        if not sep or not name.strip():
+            raise CliError(
+                f"{assignment!r} is not KEY=VALUE: write e.g. poll_interval=60 (key= clears it).",
+                code="INVALID_ASSIGNMENT",
+            )
         name = name.strip()
         raw[name if name.startswith(config.API_PREFIX) else config.API_PREFIX + name] = (
             value if value != "" else None
@@ -69,35 +70,31 @@ def config_set(project_name: str | None, assignments: tuple[str, ...]) -> None:
     try:
         values = ConfigUpdateSchema().load(raw)
     except ma.ValidationError as exc:
-        raise click.BadParameter(json.dumps(exc.messages), param_hint="ASSIGNMENTS") from exc
-    try:
-        _echo(config.update_config(values, find_project(project_name)))
-    except JunctionError as exc:
-        _fail(exc)
+        errors = flatten_messages(exc.messages)
+        raise ValidationFailed(
+            "Invalid configuration values: "
+            + "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+            errors=errors,
+        ) from None
+    _echo(config.update_config(values, find_project(project_name)))
 
 
 @planning_group.command("test-connection")
 @PROJECT
 def test_connection(project_name: str | None) -> None:
-    """Check the API key, workspace and project."""
-    try:
-        result = service.test_connection(find_project(project_name))
-    except JunctionError as exc:
-        _fail(exc)
-        return
+    """Check the API key, workspace and project (exit 1 when the answer is ``error``)."""
+    result = service.test_connection(find_project(project_name))
     _echo(result)
-    sys.exit(0 if result["status"] == "ok" else 1)
+    if result["status"] != "ok":
+        # The seed's {"status": "error", ...} body is the answer itself (stdout).
+        raise click.exceptions.Exit(1)
 
 
 @planning_group.command("cycles")
 @PROJECT
 def cycles(project_name: str | None) -> None:
     """List the project's cycles with their status."""
-    try:
-        result = service.list_cycles(find_project(project_name))
-    except JunctionError as exc:
-        _fail(exc)
-        return
+    result = service.list_cycles(find_project(project_name))
     for cycle in result["cycles"]:
         click.echo(
             f"{cycle['id']}  {cycle['status']:<9} {cycle['start_date'] or '-':<10} "
@@ -111,18 +108,15 @@ def cycles(project_name: str | None) -> None:
 @click.argument("cycle_id")
 def import_cycle(project_name: str, cycle_id: str) -> None:
     """Import a cycle's work items as features (progress per page of the cycle)."""
-    try:
-        project = require_project(project_name)
-        with click.progressbar(length=1, label="Fetching work items", file=sys.stderr) as bar:
+    project = require_project(project_name)
+    plane_id(cycle_id)  # a bad id is refused before the progress bar starts
+    with click.progressbar(length=1, label="Fetching work items", file=sys.stderr) as bar:
 
-            def on_page(fetched: int, total: int | None) -> None:
-                bar.length = max(total or fetched, 1)
-                bar.update(fetched - bar.pos)
+        def on_page(fetched: int, total: int | None) -> None:
+            bar.length = max(total or fetched, 1)
+            bar.update(fetched - bar.pos)
 
-            result = service.import_cycle_now(project, cycle_id, on_page=on_page)
-    except JunctionError as exc:
-        _fail(exc)
-        return
+        result = service.import_cycle_now(project, cycle_id, on_page=on_page)
     click.echo(
         f"imported {result['imported']}, updated {result['updated']}, skipped {result['skipped']}",
         err=True,
@@ -131,18 +125,15 @@ def import_cycle(project_name: str, cycle_id: str) -> None:
 
 
 @planning_group.command("marqed-import")
-@click.argument("marqed_dir", type=click.Path(exists=True, file_okay=False, resolve_path=True))
+# Not click's exists=True: a missing tree is the command's failure (a JSON problem, exit 1).
+@click.argument("marqed_dir", type=click.Path(resolve_path=True))
 @click.option("--cycle", "cycle_id", help="Add the created work items to this cycle.")
 @PROJECT
 def marqed_import_command(marqed_dir: str, cycle_id: str | None, project_name: str | None) -> None:
     """Import a MarQed tree as Plane modules and work items (a durable operation)."""
-    try:
-        operation = operations.submit_and_wait(
-            **marqed_import.submission(marqed_dir, cycle_id, project_name)
-        )
-    except JunctionError as exc:
-        _fail(exc)
-        return
+    operation = operations.submit_and_wait(
+        **marqed_import.submission(marqed_dir, cycle_id, project_name)
+    )
     operation_id = operation.id
     with click.progressbar(length=1, label="Importing", file=sys.stderr) as bar:
         while not operation.finished:
@@ -152,11 +143,7 @@ def marqed_import_command(marqed_dir: str, cycle_id: str | None, project_name: s
             if progress.get("total"):
                 bar.length = int(progress["total"])
                 bar.update(int(progress.get("done") or 0) - bar.pos)
-    try:
-        result = operations.outcome(operation) or {}
-    except JunctionError as exc:
-        _fail(exc)
-        return
+    result = operations.outcome(operation) or {}  # a failed import raises its problem
     click.echo(
         f"created {result['created']} ({result['modules_created']} modules, "
         f"{result['work_items_created']} work items), existing {result['existing']}, "

@@ -96,6 +96,19 @@ class InvalidPlaneId(PlaneError):
     status, code = 400, "PLANNING_INVALID_ID"
 
 
+class ModuleNameTaken(Exception):
+    """Plane refused a module name that a module not created by us already carries.
+
+    ``existing`` is that module (``None`` when Plane did not say which): never adopt it, never
+    link work items into it.
+    """
+
+    def __init__(self, name: str, existing: Mapping[str, Any] | None) -> None:
+        super().__init__(f"a module named {name!r} already exists in MQ Planning")
+        self.name = name
+        self.existing = existing
+
+
 def to_problem(error: HttpError, what: str = "MQ Planning") -> PlaneError:
     """Map a Plane failure to the seed's status codes, with Plane's own message in ``detail``.
 
@@ -267,28 +280,64 @@ class PlaneClient:
     def _create(self, path: str, body: dict[str, Any]) -> tuple[str, bool]:
         """POST; a 409 for an existing ``external_id`` returns that object's id instead.
 
-        The external id makes the POST safe to repeat, so it is retried like an idempotent call.
+        Plane answers 409 only when ``external_source`` and ``external_id`` both match, i.e.
+        for an object we created. The external id makes the POST safe to repeat, so it is
+        retried like an idempotent call.
         """
         try:
             created = self.http.post(path, json=body, bucket="import", idempotent=True).json()
             return str(created["id"]), True
         except HttpError as error:
-            existing = error.body.get("id") if isinstance(error.body, dict) else None
-            if error.status in {400, 409} and existing:
-                return str(existing), False
+            existing = _existing_id(error)
+            if error.status == 409 and existing:
+                return existing, False
             raise
 
-    def create_module(self, name: str, description: str, external_id: str) -> tuple[str, bool]:
-        """Create (or find) a module; ``(id, created)``."""
-        return self._create(
-            f"{self.base}/modules/",
-            {
-                "name": name[:255],
-                "description": description,
-                "external_source": EXTERNAL_SOURCE,
-                "external_id": external_id,
-            },
-        )
+    def module(self, module_id: str) -> dict[str, Any]:
+        """One module (name, ``external_source``, ``external_id``...)."""
+        return self.http.get(
+            f"{self.base}/modules/{plane_id(module_id, 'module_id')}/", bucket="import"
+        ).json()
+
+    def create_module(self, name: str, description: str, external_id: str) -> tuple[str, bool, str]:
+        """Create (or find our own) module; ``(id, created, its name in Plane)``.
+
+        A module whose name is taken is adopted only when it carries our ``external_source``
+        and ``external_id`` (Plane may answer the name clash before it looks at the external
+        id); anyone else's module raises :class:`ModuleNameTaken`. An adopted module's name is
+        read back: an earlier run may have given it another name.
+        """
+        name = name[:255]
+        try:
+            module_id, created = self._create(
+                f"{self.base}/modules/",
+                {
+                    "name": name,
+                    "description": description,
+                    "external_source": EXTERNAL_SOURCE,
+                    "external_id": external_id,
+                },
+            )
+        except HttpError as error:
+            return self._adopt_or_refuse(error, name, external_id)
+        if created:
+            return module_id, True, name
+        return module_id, False, str(self.module(module_id).get("name") or name)
+
+    def _adopt_or_refuse(
+        self, error: HttpError, name: str, external_id: str
+    ) -> tuple[str, bool, str]:
+        """A refused module create: our own module under that name, or the error raised."""
+        if error.status != 400 or _code(error) != "MODULE_NAME_ALREADY_EXISTS":
+            raise error
+        existing_id = _existing_id(error)
+        existing = self.module(existing_id) if existing_id else None
+        if existing is not None and (
+            existing.get("external_source"),
+            existing.get("external_id"),
+        ) == (EXTERNAL_SOURCE, external_id):
+            return str(existing["id"]), False, str(existing.get("name") or name)
+        raise ModuleNameTaken(name, existing) from error
 
     def create_work_item(self, body: dict[str, Any], external_id: str) -> tuple[str, bool]:
         """Create (or find) a work item; ``(id, created)``."""
@@ -367,6 +416,11 @@ def plane_id(value: Any, field: str = "cycle_id") -> str:
 
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _existing_id(error: HttpError) -> str | None:
+    existing = error.body.get("id") if isinstance(error.body, dict) else None
+    return str(existing) if existing else None
 
 
 def _code(error: HttpError) -> str | None:

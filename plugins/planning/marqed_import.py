@@ -21,7 +21,7 @@ from app.domain import find_project
 from app.errors import ValidationFailed, field_error
 from app.http import HttpError
 from plugins.planning import config, marqed, release_notes, service
-from plugins.planning.client import CycleCompleted, PlaneClient, plane_id
+from plugins.planning.client import CycleCompleted, ModuleNameTaken, PlaneClient, plane_id
 from plugins.planning.marqed import Entity, MarqedParseError, MarqedTree
 
 log = logging.getLogger(__name__)
@@ -174,9 +174,20 @@ def _create(
     external_id = f"marqed:{source}:{entity.identifier}"
     try:
         if is_epic:
-            planning_id, created = client.create_module(
-                entity.name, _plain_description(entity), external_id
-            )
+            try:
+                planning_id, created, module_name = _create_module(
+                    client, entity, external_id, source
+                )
+            except ModuleNameTaken as exc:
+                owner = (exc.existing or {}).get("external_id") or "created in MQ Planning"
+                result["error"] = (
+                    f"MODULE_NAME_ALREADY_EXISTS: modules named {entity.name!r} and "
+                    f"{exc.name!r} already exist in MQ Planning and are not this tree's "
+                    f"({owner}); rename the epic or one of the modules and import again. "
+                    "The epic's work items are created but linked to no module."
+                )
+                return result
+            result["name"] = module_name
         else:
             body: dict[str, Any] = {
                 "name": entity.name,
@@ -201,6 +212,30 @@ def _create(
         return result
     result.update(planning_id=planning_id, action="created" if created else "existing")
     return result
+
+
+def module_name_for(name: str, source: str) -> str:
+    """The name an epic's module takes when another tree's (or a hand-made) module already
+    has the epic's name: the name with the tree in brackets, within Plane's 255 characters."""
+    suffix = f" ({source})"
+    return name[: 255 - len(suffix)] + suffix
+
+
+def _create_module(
+    client: PlaneClient, entity: Entity, external_id: str, source: str
+) -> tuple[str, bool, str]:
+    """The epic's module ``(id, created, name)``: under the epic's name, or, when a module that
+    is not ours has it, under :func:`module_name_for`; :class:`ModuleNameTaken` if both are
+    taken by others."""
+    description = _plain_description(entity)
+    try:
+        return client.create_module(entity.name, description, external_id)
+    except ModuleNameTaken:
+        name = module_name_for(entity.name, source)
+        log.info(
+            "MarQed %s: module name %r is taken, using %r", entity.identifier, entity.name, name
+        )
+        return client.create_module(name, description, external_id)
 
 
 def _descendants(tree: MarqedTree, entity: Entity) -> list[str]:

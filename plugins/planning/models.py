@@ -33,12 +33,29 @@ class SyncState(TimestampMixin, db.Model):
 
 
 class WebhookSeen(db.Model):
-    """When an event key was last processed, for the 5-second deduplication across workers."""
+    """When an event key was last processed, for the 5-second deduplication across workers.
+
+    ``key`` is the SHA-256 (hex) of the full ``entity:action:id`` key: a fixed length whatever
+    the id's, so two ids never share a row and a long id is never cut.
+    """
 
     __tablename__ = "planning_webhook_seen"
 
     key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
-    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
+
+
+class WebhookDelivery(db.Model):
+    """A delivery already received, by Plane's ``X-Plane-Delivery`` id, kept for 24 hours.
+
+    A replayed delivery (same id) is answered ``deduped`` instead of being processed again;
+    ``delivery_hash`` is the SHA-256 (hex) of the id, so any length of header fits.
+    """
+
+    __tablename__ = "planning_webhook_deliveries"
+
+    delivery_hash: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
 
 
 class SprintCompletion(TimestampMixin, db.Model):

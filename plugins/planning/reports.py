@@ -19,20 +19,28 @@ def _features_query(project: Project, all_features: bool) -> sa.Select[Any]:
 
 
 def sprint_stats(project: Project, all_features: bool = False) -> dict[str, Any]:
-    """Counts of features and runs: ``total, passing, failed, total_test_runs,
-    overall_pass_rate`` (the seed's ``sprint_stats``)."""
+    """Counts of features and runs: the seed's ``total, passing, failed, total_test_runs,
+    overall_pass_rate`` plus ``untested``.
+
+    ``passing``: the feature passes. ``failed``: it does not pass and has been tested.
+    ``untested``: it does not pass and has no test run at all — not a failure.
+    ``total = passing + failed + untested``.
+    """
+    report = test_report(project, all_features)
+    tested = {s["feature_id"] for s in report["feature_summaries"] if s["total_runs"]}
     features = db.session.execute(
-        sa.select(Feature.passes).where(
+        sa.select(Feature.id, Feature.passes).where(
             Feature.project_id == project.id,
             sa.true() if all_features else Feature.planning_work_item_id.is_not(None),
         )
     ).all()
-    report = test_report(project, all_features)
-    passing = sum(1 for (passes,) in features if passes)
+    passing = sum(1 for _, passes in features if passes)
+    failed = sum(1 for feature_id, passes in features if not passes and feature_id in tested)
     return {
         "total": len(features),
         "passing": passing,
-        "failed": len(features) - passing,
+        "failed": failed,
+        "untested": len(features) - passing - failed,
         "total_test_runs": report["total_test_runs"],
         "overall_pass_rate": report["overall_pass_rate"],
     }

@@ -139,6 +139,7 @@ class SprintStatsSchema(ma.Schema):
     total = ma.fields.Integer(required=True)
     passing = ma.fields.Integer(required=True)
     failed = ma.fields.Integer(required=True)
+    untested = ma.fields.Integer(required=True)
     total_test_runs = ma.fields.Integer(required=True)
     overall_pass_rate = ma.fields.Float(required=True)
 

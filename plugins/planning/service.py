@@ -193,8 +193,11 @@ def record_sync(
         state.last_error = None
         state.consecutive_failures = 0
         state.backoff_until = None
-        if result is not None:
-            state.items_synced = int(result["imported"]) + int(result["updated"])
+        changed = int(result["imported"]) + int(result["updated"]) if result is not None else 0
+        # The work items the last sync that changed anything created or updated: a re-import
+        # that finds everything up to date (a webhook, the next poll) keeps the number.
+        if changed:
+            state.items_synced = changed
         if cycle is not None:
             state.cycle_id, state.cycle_name = str(cycle.get("id")), str(cycle.get("name") or "")
     else:

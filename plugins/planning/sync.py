@@ -11,14 +11,15 @@ import sqlalchemy as sa
 from app.db import db
 from app.domain import Project
 from plugins.planning import config, reports
-from plugins.planning.models import SprintCompletion
+from plugins.planning.models import SprintCompletion, SyncState
 from plugins.planning.service import extension, import_cycle_now, now, record_sync, sync_state
 
 log = logging.getLogger(__name__)
 
 
 def sync_status(project: Project | None) -> dict[str, Any]:
-    """The seed's sync-status body for the project (or the global configuration)."""
+    """The seed's sync-status body for the project, or without one for every project together
+    (syncs happen per project, so the global view sums and takes the latest of theirs)."""
     values = config.effective(project)
     state = sync_state(project) if project is not None else None
     db.session.commit()
@@ -27,22 +28,18 @@ def sync_status(project: Project | None) -> dict[str, Any]:
     body: dict[str, Any] = {
         "enabled": enabled,
         "running": enabled and _scheduler_running(),
-        "last_sync_at": state.last_sync_at if state else None,
-        "last_error": state.last_error if state else None,
-        "items_synced": state.items_synced if state else 0,
+        **(_figures(state) if state is not None else _all_projects()),
         "active_cycle_id": active,
         "active_cycle_name": None,
         "sprint_complete": False,
         "sprint_stats": reports.sprint_stats(project) if project else _empty_stats(),
-        "last_webhook_at": state.last_webhook_at if state else None,
-        "webhook_count": state.webhook_count if state else 0,
-        "backoff_until": state.backoff_until if state else None,
         "poll_interval": values.get("poll_interval"),
     }
     if project is not None:
         body["project_name"] = project.name
         stats = body["sprint_stats"]
-        body["sprint_complete"] = bool(stats["total"]) and stats["failed"] == 0
+        # Complete when every linked feature passes: an untested feature is not done either.
+        body["sprint_complete"] = bool(stats["total"]) and stats["passing"] == stats["total"]
         if active and state is not None and state.cycle_id == active:
             body["active_cycle_name"] = state.cycle_name
         if active and body["active_cycle_name"] is None:
@@ -58,8 +55,50 @@ def sync_status(project: Project | None) -> dict[str, Any]:
     return body
 
 
+def _figures(state: SyncState) -> dict[str, Any]:
+    """The sync-status members one project's state gives."""
+    return {
+        "last_sync_at": state.last_sync_at,
+        "last_error": state.last_error,
+        "items_synced": state.items_synced,
+        "last_webhook_at": state.last_webhook_at,
+        "webhook_count": state.webhook_count,
+        "backoff_until": state.backoff_until,
+    }
+
+
+def _all_projects() -> dict[str, Any]:
+    """Every project's sync state together: counts summed, the latest times, the errors named
+    by project."""
+    rows = db.session.execute(
+        sa.select(Project.name, SyncState).join(SyncState, SyncState.project_id == Project.id)
+    ).all()
+    states = [state for _, state in rows]
+
+    def latest(name: str) -> dt.datetime | None:
+        times = [getattr(state, name) for state in states if getattr(state, name) is not None]
+        return max(times) if times else None
+
+    errors = [f"{name}: {state.last_error}" for name, state in rows if state.last_error]
+    return {
+        "last_sync_at": latest("last_sync_at"),
+        "last_error": "; ".join(sorted(errors)) or None,
+        "items_synced": sum(state.items_synced for state in states),
+        "last_webhook_at": latest("last_webhook_at"),
+        "webhook_count": sum(state.webhook_count for state in states),
+        "backoff_until": latest("backoff_until"),
+    }
+
+
 def _empty_stats() -> dict[str, Any]:
-    return {"total": 0, "passing": 0, "failed": 0, "total_test_runs": 0, "overall_pass_rate": 0.0}
+    return {
+        "total": 0,
+        "passing": 0,
+        "failed": 0,
+        "untested": 0,
+        "total_test_runs": 0,
+        "overall_pass_rate": 0.0,
+    }
 
 
 def _scheduler_running() -> bool:

@@ -11,6 +11,7 @@ a secret can be rotated without losing deliveries. CE sends v1 payloads (``event
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import hmac
@@ -28,13 +29,17 @@ from app.domain import Project
 from app.errors import BadRequest, Forbidden, JunctionError
 from app.jsonparse import parse_json
 from plugins.planning import config
-from plugins.planning.models import WebhookSeen
-from plugins.planning.service import IMPORT_KIND, now, sync_state
+from plugins.planning.models import WebhookDelivery, WebhookSeen
+from plugins.planning.service import IMPORT_KIND, extension, now, sync_state
 
 log = logging.getLogger(__name__)
 
 MAX_WEBHOOK_BYTES = 1024 * 1024
-DEDUP_SECONDS = 5.0
+DEDUP_SECONDS = 5.0  # the same entity/action/id within this window: Plane's per-field bursts
+DELIVERY_SECONDS = 24 * 3600.0  # the same X-Plane-Delivery id within this window: a replay
+SEEN_RETENTION_SECONDS = 3600.0  # entity keys older than this are pruned
+PRUNE_EVERY_SECONDS = 60.0  # how often one process prunes both tables
+DELIVERY_HEADER = "X-Plane-Delivery"
 
 SIGNATURE_HEADERS = ("X-Plane-Signature", "X-Planning-Signature", "X-Signature")
 _ACTIONS = {
@@ -87,6 +92,7 @@ class WebhookEvent:
     object_id: str | None
     data: Mapping[str, Any]
     version: str
+    delivery_id: str | None = None  # Plane's X-Plane-Delivery (v2: also "delivery_id")
 
     @property
     def dedupe_key(self) -> str:
@@ -177,33 +183,45 @@ def receive(
         )
     payload = parse_json(body)  # depth, size and encoding limits answer their own problems
     try:
-        return parse(payload)
+        event = parse(payload)
     except (ValueError, InvalidPayload) as exc:
         raise BadRequest(f"Not a Plane webhook payload: {exc}", code="INVALID_PAYLOAD") from exc
+    delivery = headers.get(DELIVERY_HEADER) or payload.get("delivery_id")
+    return dataclasses.replace(event, delivery_id=str(delivery) if delivery else None)
 
 
 # -- handling -----------------------------------------------------------------------------------
 
 
-def seen_recently(key: str, at: dt.datetime | None = None) -> bool:
-    """Record ``key``; True when it was already processed within the dedup window.
+def digest(value: str) -> str:
+    """The fixed-length key a value is stored under: SHA-256, 64 hex characters."""
+    return hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _seen_within(
+    key_column: sa.Column[str],
+    time_column: sa.Column[dt.datetime],
+    key: str,
+    at: dt.datetime,
+    seconds: float,
+) -> bool:
+    """Record ``key`` (a digest) at ``at``; True when it was recorded less than ``seconds`` ago.
 
     One conditional UPDATE (or an INSERT) decides, so two workers receiving the same delivery
     cannot both process it.
     """
-    at = at or now()
-    window_start = at - dt.timedelta(seconds=DEDUP_SECONDS)
-    table = WebhookSeen.__table__
+    table = key_column.table
+    window_start = at - dt.timedelta(seconds=seconds)
     updated = db.session.execute(
         sa.update(table)
-        .where(table.c.key == key, table.c.last_seen_at < window_start)
-        .values(last_seen_at=at)
+        .where(key_column == key, time_column < window_start)
+        .values({time_column.name: at})
     ).rowcount
     if updated:
         db.session.commit()
         return False
     try:
-        db.session.execute(sa.insert(table).values(key=key[:200], last_seen_at=at))
+        db.session.execute(sa.insert(table).values({key_column.name: key, time_column.name: at}))
         db.session.commit()
         return False
     except IntegrityError:
@@ -211,15 +229,72 @@ def seen_recently(key: str, at: dt.datetime | None = None) -> bool:
         return True
 
 
+def seen_recently(key: str, at: dt.datetime | None = None) -> bool:
+    """Record the event key; True when it was already processed within the dedup window.
+
+    The full key is compared (stored as its digest), however long the object id is.
+    """
+    table = WebhookSeen.__table__
+    return _seen_within(table.c.key, table.c.last_seen_at, digest(key), at or now(), DEDUP_SECONDS)
+
+
+def delivery_seen(delivery_id: str, at: dt.datetime | None = None) -> bool:
+    """Record a delivery id; True when the same delivery arrived within the last 24 hours.
+
+    Plane gives every attempt a new ``X-Plane-Delivery``, so a second delivery with the same
+    id is a replay of a captured request, not news.
+    """
+    table = WebhookDelivery.__table__
+    return _seen_within(
+        table.c.delivery_hash,
+        table.c.received_at,
+        digest(delivery_id),
+        at or now(),
+        DELIVERY_SECONDS,
+    )
+
+
+def prune(at: dt.datetime | None = None, *, force: bool = False) -> int:
+    """Delete delivery ids older than 24 h and event keys older than an hour; rows deleted.
+
+    Called with each delivery, it works at most once a minute per process (``force``: now).
+    """
+    at = at or now()
+    state = extension()
+    last = state.get("webhooks_pruned_at")
+    if not force and last is not None and (at - last).total_seconds() < PRUNE_EVERY_SECONDS:
+        return 0
+    state["webhooks_pruned_at"] = at
+    deliveries, seen = WebhookDelivery.__table__, WebhookSeen.__table__
+    deleted = db.session.execute(
+        sa.delete(deliveries).where(
+            deliveries.c.received_at < at - dt.timedelta(seconds=DELIVERY_SECONDS)
+        )
+    ).rowcount
+    deleted += db.session.execute(
+        sa.delete(seen).where(
+            seen.c.last_seen_at < at - dt.timedelta(seconds=SEEN_RETENTION_SECONDS)
+        )
+    ).rowcount
+    db.session.commit()
+    return deleted
+
+
 def handle_webhook(event: WebhookEvent) -> dict[str, Any]:
     """Act on a verified delivery; the seed's ``{"status", "action"}`` body.
 
-    The re-import is left to a durable operation so Plane gets its answer at once.
+    A delivery id seen within 24 h (a replay) and the same entity/action/id within 5 s (Plane's
+    one delivery per changed field) are ``deduped``. The re-import is left to a durable
+    operation so Plane gets its answer at once.
     """
-    if seen_recently(event.dedupe_key):
+    at = now()
+    prune(at)
+    if event.delivery_id and delivery_seen(event.delivery_id, at):
+        log.info("planning webhook: delivery %r replayed, not processed", event.delivery_id[:64])
+        return {"status": "ok", "action": "deduped"}
+    if seen_recently(event.dedupe_key, at):
         return {"status": "ok", "action": "deduped"}
     projects = _projects_for_webhook(event)
-    at = now()
     for project in projects:
         state = sync_state(project)
         state.last_webhook_at = at

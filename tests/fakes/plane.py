@@ -254,6 +254,11 @@ class FakePlane:
             self.state.labels[lid] = {"id": lid, "name": name, "project": project_id}
             return lid
 
+    def add_module(self, project_id: str, name: str, **fields_: Any) -> str:
+        """Create a module directly (as a user in Plane's UI would); returns its id."""
+        with self._lock:
+            return self._new_module(project_id, {"name": name, **fields_})["id"]
+
     def add_to_cycle(self, cycle_id: str, *issue_ids: str) -> None:
         """Put work items in a cycle (moving them out of any other cycle), without a call."""
         with self._lock:
@@ -479,6 +484,7 @@ class FakePlane:
             ),
             ("GET", r"^/modules/$", self._list_modules),
             ("POST", r"^/modules/$", self._create_module),
+            ("GET", rf"^/modules/(?P<mid>{UUID_RE})/$", self._get_module),
             ("POST", rf"^/modules/(?P<mid>{UUID_RE})/module-issues/$", self._add_module_issues),
             ("GET", rf"^/modules/(?P<mid>{UUID_RE})/module-issues/$", self._list_module_issues),
         ]
@@ -833,14 +839,17 @@ class FakePlane:
                         "message": "Module with this name already exists",
                     },
                 )
+        return 201, self._new_module(pid, body)
+
+    def _new_module(self, pid: str, body: dict[str, Any]) -> dict[str, Any]:
         now = _iso(_now())
         module = {
             "id": str(uuid.uuid4()),
-            "name": name,
+            "name": body["name"],
             "description": body.get("description", ""),
             "status": body.get("status", "planned"),
-            "external_source": ext_source,
-            "external_id": ext_id,
+            "external_source": body.get("external_source"),
+            "external_id": body.get("external_id"),
             "project": pid,
             "workspace": self.workspace_id,
             "created_at": now,
@@ -848,7 +857,13 @@ class FakePlane:
         }
         self.state.modules[module["id"]] = module
         self.state.module_issues[module["id"]] = []
-        return 201, module
+        return module
+
+    def _get_module(self, pid: str, query: Any, body: Any, mid: str) -> tuple[int, Any]:
+        module = self.state.modules.get(mid)
+        if module is None or module["project"] != pid:
+            raise PlaneError(404, NOT_FOUND)
+        return 200, self._public(module)
 
     def _add_module_issues(self, pid: str, query: Any, body: Any, mid: str) -> tuple[int, Any]:
         if mid not in self.state.modules or self.state.modules[mid]["project"] != pid:

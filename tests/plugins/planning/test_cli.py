@@ -69,3 +69,49 @@ def test_marqed_import(planning: Planning, tmp_path: Path) -> None:
     (tmp_path / "bad").mkdir()
     code, _, err = invoke(planning, "marqed-import", str(tmp_path / "bad"), "--project", "demo")
     assert code == 1 and "no epics/ or features/ folder" in err
+
+
+# -- errors: one JSON problem on stderr, exit 1 (issue 8, point 10) --------------------------------
+
+
+def problem(code: int, err: str) -> dict:
+    """The command failed the documented way: exit 1 and a JSON problem as the last line of
+    stderr (a progress bar's label may come before it)."""
+    assert code == 1, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    document = json.loads(lines[-1])
+    assert all(not line.startswith("{") for line in lines[:-1]), err
+    assert {"type", "title", "status", "detail", "code"} <= set(document)
+    return document
+
+
+def test_service_errors_are_json_problems(planning: Planning) -> None:
+    planning.post("/api/planning/config", {"planning_api_key": "plane_api_" + "3" * 32})
+    code, out, err = invoke(planning, "cycles", "--project", "demo")
+    found = problem(code, err)
+    assert (found["status"], found["code"]) == (401, "PLANNING_AUTH") and out == ""
+    assert "Traceback" not in err
+
+    found = problem(*invoke(planning, "import-cycle", "--project", "nope", "x")[::2])
+    assert found["status"] == 404
+
+    found = problem(*invoke(planning, "import-cycle", "--project", "demo", "../users/me")[::2])
+    assert (found["status"], found["code"]) == (400, "PLANNING_INVALID_ID")
+
+
+def test_the_commands_own_failures_are_json_problems(planning: Planning, tmp_path: Path) -> None:
+    found = problem(*invoke(planning, "config", "set", "poll_interval=1")[::2])
+    assert found["code"] == "VALIDATION_ERROR" and found["status"] in {400, 422}
+    assert [e["field"] for e in found["errors"]] == ["planning_poll_interval"]
+    assert "{" not in found["detail"]  # a sentence, not a Python or JSON dict
+
+    found = problem(*invoke(planning, "config", "set", "poll_interval")[::2])
+    assert found["code"] == "INVALID_ASSIGNMENT" and "KEY=VALUE" in found["detail"]
+
+    found = problem(*invoke(planning, "marqed-import", str(tmp_path / "missing"))[::2])
+    assert found["status"] in {400, 422}
+    assert any("not a directory" in e["message"] for e in found["errors"])
+
+    # Usage errors stay click's: usage text and exit 2.
+    code, _, err = invoke(planning, "import-cycle", "x")
+    assert code == 2 and "Missing option '--project'" in err

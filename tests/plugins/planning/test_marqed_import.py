@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from app.db import db
 from app.events import Event
 from plugins.planning.marqed_import import marqed_import_operation
+from tests.core.security_http import call, serving
 from tests.fakes.marqed_tree import make_tree
 from tests.plugins.planning.conftest import Planning
 from tests.support import wait_until
@@ -200,3 +201,87 @@ def test_resumed_import_creates_nothing_twice(planning: Planning, tree: Path) ->
     # Entities from the checkpoint were not sent again at all.
     posts = fake.calls_to("POST", r"/(issues|modules)/$")
     assert len(posts) == TOTAL + 1
+
+
+# -- two trees whose epics have the same names, over real HTTP ------------------------------------
+
+
+def second_tree(root: Path, project: str) -> Path:
+    """A tree with the same epic names as ``tree`` but another MarQed project (other ids)."""
+    make_tree(root, **COUNTS)
+    (root / "project.md").write_text(f"# {project}\n\nAnother MarQed tree.\n")
+    return root
+
+
+def import_over_http(port: int, root: Path) -> dict[str, Any]:
+    reply = call(port, "POST", URL, json_body={"marqed_dir": str(root), "project_name": "demo"})
+    assert reply.status == 200, reply.body
+    return reply.json()
+
+
+def modules_by_name(planning: Planning) -> dict[str, dict[str, Any]]:
+    return {m["name"]: m for m in planning.fake.state.modules.values()}
+
+
+def test_a_second_tree_never_adopts_or_links_into_another_trees_modules(
+    planning: Planning, tree: Path, tmp_path: Path
+) -> None:
+    fake = planning.fake
+    with serving(planning.app) as port:
+        first = import_over_http(port, tree)
+        first_modules = {
+            e["identifier"]: e["planning_id"]
+            for e in first["entities"]
+            if e["entity_type"] == "epic"
+        }
+        members_before = {
+            mid: list(fake.state.module_issues[mid]) for mid in first_modules.values()
+        }
+
+        billing = import_over_http(port, second_tree(tmp_path / "billing", "Billing"))
+    assert billing["existing"] == 0 and billing["errors"] == 0
+    assert billing["created"] == TOTAL and billing["modules_created"] == 2
+    epics = {e["identifier"]: e for e in billing["entities"] if e["entity_type"] == "epic"}
+    for ident, entity in epics.items():
+        assert entity["action"] == "created"
+        assert entity["planning_id"] != first_modules[ident]
+        assert entity["name"] == f"Epic {int(ident[-3:])} (billing)"  # disambiguated, documented
+    # The first tree's modules hold exactly their own work items still.
+    assert {mid: fake.state.module_issues[mid] for mid in first_modules.values()} == members_before
+    billing_items = {e["planning_id"] for e in billing["entities"] if e["entity_type"] != "epic"}
+    for entity in epics.values():
+        members = set(fake.state.module_issues[entity["planning_id"]])
+        assert members and members <= billing_items
+    by_name = modules_by_name(planning)
+    assert by_name["Epic 1"]["external_id"] == "marqed:demo-project:EPIC-001"
+    assert by_name["Epic 1 (billing)"]["external_id"] == "marqed:billing:EPIC-001"
+
+    # Importing the second tree again finds its own modules (by external id), creates nothing.
+    with serving(planning.app) as port:
+        again = import_over_http(port, tmp_path / "billing")
+    assert again["created"] == 0 and again["existing"] == TOTAL and again["errors"] == 0
+    assert {e["identifier"]: e["planning_id"] for e in again["entities"]} == {
+        e["identifier"]: e["planning_id"] for e in billing["entities"]
+    }
+    assert [e["name"] for e in again["entities"] if e["entity_type"] == "epic"] == [
+        "Epic 1 (billing)",
+        "Epic 2 (billing)",
+    ]
+    assert len(fake.state.modules) == 4
+
+
+def test_a_name_taken_twice_by_strangers_is_reported_per_epic(
+    planning: Planning, tmp_path: Path
+) -> None:
+    fake = planning.fake
+    # Modules made by hand in Plane (no external id) under both names the epic could take.
+    by_hand = fake.add_module(planning.plane_project, "Epic 1")
+    fake.add_module(planning.plane_project, "Epic 1 (ops)")
+    with serving(planning.app) as port:
+        summary = import_over_http(port, second_tree(tmp_path / "ops", "Ops"))
+    epics = {e["identifier"]: e for e in summary["entities"] if e["entity_type"] == "epic"}
+    assert epics["EPIC-001"]["action"] == "error" and epics["EPIC-001"]["planning_id"] == ""
+    assert "MODULE_NAME_ALREADY_EXISTS" in epics["EPIC-001"]["error"]
+    assert epics["EPIC-002"]["action"] == "created"
+    assert summary["errors"] == 1 and summary["created"] == TOTAL - 1
+    assert fake.state.module_issues[by_hand] == []  # nothing linked into a stranger's module

@@ -6,6 +6,7 @@ import datetime as dt
 
 from app import scheduler
 from plugins.planning import sync as service
+from tests.core.security_http import call, serving
 from tests.plugins.planning.conftest import Planning
 
 
@@ -41,10 +42,12 @@ def test_sync_status_and_toggle(planning: Planning) -> None:
     assert status["last_sync_at"] is not None and status["last_error"] is None
     assert status["active_cycle_id"] == cycle
     assert status["active_cycle_name"] == "Sprint 5"
+    # "Two" has never been tested: untested, not failed (issue 8, point 11).
     assert status["sprint_stats"] == {
         "total": 3,
         "passing": 2,
-        "failed": 1,
+        "failed": 0,
+        "untested": 1,
         "total_test_runs": 4,
         "overall_pass_rate": 75.0,
     }
@@ -157,3 +160,53 @@ def test_poll_skips_disabled_projects(planning: Planning) -> None:
     with planning.app.app_context():
         assert service.poll_due_projects() == 0
     assert planning.fake.calls == []
+
+
+# -- numbers a user can trust, over real HTTP ------------------------------------------------------
+
+
+def test_items_synced_right_after_importing_and_after_a_no_op_re_import(planning: Planning) -> None:
+    cycle = planning.cycle("Sprint 5")
+    for index in range(5):
+        planning.item(f"Item {index}", cycle)
+    with serving(planning.app) as port:
+
+        def status(query: str = "?project_name=demo") -> dict:
+            reply = call(port, "GET", f"/api/planning/sync-status{query}")
+            assert reply.status == 200, reply.body
+            return reply.json()
+
+        body = {"cycle_id": cycle, "project_name": "demo"}
+        imported = call(port, "POST", "/api/planning/import-cycle", json_body=body).json()
+        assert imported["imported"] == 5
+        assert status()["items_synced"] == 5
+        # Without project_name (the seed's own call) the projects' syncs are summed.
+        overall = status("")
+        assert overall["items_synced"] == 5 and overall["last_sync_at"] is not None
+        # A re-import that finds everything up to date (a webhook, the next poll) keeps it.
+        again = call(port, "POST", "/api/planning/import-cycle", json_body=body).json()
+        assert (again["imported"], again["updated"], again["skipped"]) == (0, 0, 5)
+        assert status()["items_synced"] == 5 and status("")["items_synced"] == 5
+
+
+def test_untested_features_are_not_failed(planning: Planning) -> None:
+    cycle = planning.cycle("Sprint 5")
+    planning.item("Tested and failing", cycle)
+    planning.item("Never tested", cycle)
+    planning.item("Done", cycle, group="completed")
+    planning.post("/api/planning/import-cycle", {"cycle_id": cycle, "project_name": "demo"})
+    ids = {
+        f["name"]: f["id"] for f in planning.get("/api/projects/demo/features").get_json()["items"]
+    }
+    add_run(planning, ids["Tested and failing"], False)
+    with serving(planning.app) as port:
+        status = call(port, "GET", "/api/planning/sync-status?project_name=demo").json()
+    assert status["sprint_stats"] == {
+        "total": 3,
+        "passing": 1,
+        "failed": 1,
+        "untested": 1,
+        "total_test_runs": 1,
+        "overall_pass_rate": 0.0,
+    }
+    assert status["sprint_complete"] is False

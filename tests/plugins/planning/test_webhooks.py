@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from app import operations
+from tests.core.security_http import call, serving
 from tests.fakes.plane import FakePlane
 from tests.plugins.planning.conftest import Planning
 from tests.support import wait_until
@@ -25,11 +28,12 @@ def deliver(
     header: str = "X-Plane-Signature",
     **kwargs: Any,
 ) -> Any:
-    """POST the payload exactly as Plane sends it (json.dumps defaults, signed raw body)."""
+    """POST the payload exactly as Plane sends it (json.dumps defaults, signed raw body, a new
+    ``X-Plane-Delivery`` id per attempt)."""
     body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     headers = {
         "Content-Type": "application/json",
-        "X-Plane-Delivery": "d-1",
+        "X-Plane-Delivery": str(uuid.uuid4()),
         **kwargs.pop("headers", {}),
     }
     if secret is not None:
@@ -251,3 +255,75 @@ def test_without_a_secret_only_loopback_may_post(planning: Planning) -> None:
     )
     assert remote.status_code == 403
     assert remote.get_json()["code"] == "WEBHOOK_SECRET_REQUIRED"
+
+
+# -- replays and long ids, over real HTTP ---------------------------------------------------------
+
+
+def signed_delivery(payload: dict, delivery: str | None = None) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of one Plane delivery, ready to be sent (or replayed) verbatim."""
+    body = json.dumps(payload).encode()
+    return body, {
+        "Content-Type": "application/json",
+        "X-Plane-Delivery": delivery or str(uuid.uuid4()),
+        "X-Plane-Signature": FakePlane.sign(body, SECRET),
+    }
+
+
+def post_raw(port: int, body: bytes, headers: dict[str, str]) -> dict:
+    reply = call(port, "POST", URL, headers=headers, body=body)
+    assert reply.status == 200, reply.body
+    return reply.json()
+
+
+def webhook_count(port: int) -> int:
+    reply = call(port, "GET", "/api/planning/sync-status?project_name=demo")
+    return reply.json()["webhook_count"]
+
+
+def test_a_replayed_delivery_is_not_processed_again(active: tuple) -> None:
+    planning, _, item = active
+    planning.app.extensions["planning"]["clock"] = planning.clock.now
+    body, headers = signed_delivery(issue_payload(planning, item))
+    with serving(planning.app) as port:
+        assert post_raw(port, body, headers)["action"] == "processed"
+        planning.clock.advance(6)  # past the 5 s burst window
+        assert post_raw(port, body, headers) == {"status": "ok", "action": "deduped"}
+        assert webhook_count(port) == 1
+        planning.clock.advance(23 * 3600)
+        assert post_raw(port, body, headers)["action"] == "deduped"  # still within 24 h
+        # The same change with a new delivery id (a new event from Plane) is processed.
+        fresh = {**headers, "X-Plane-Delivery": str(uuid.uuid4())}
+        assert post_raw(port, body, fresh)["action"] == "processed"
+        assert webhook_count(port) == 2
+    with planning.app.app_context():
+        from app.db import db
+        from plugins.planning import webhooks
+        from plugins.planning.models import WebhookDelivery
+
+        planning.clock.advance(2 * 3600)  # the first delivery is now 25 h old
+        assert webhooks.prune(planning.clock.now(), force=True) >= 1
+        left = db.session.scalar(sa.select(sa.func.count()).select_from(WebhookDelivery))
+        assert left == 1  # the fresh delivery of 23 h ago stays
+
+
+def test_long_object_ids_are_neither_confused_nor_deduplicated_forever(active: tuple) -> None:
+    planning, _, _ = active
+    planning.app.extensions["planning"]["clock"] = planning.clock.now
+    prefix = "x" * 250
+    first, second = prefix + "-first", prefix + "-second"
+
+    def payload(object_id: str) -> dict:
+        data = {"id": object_id, "name": "Long id", "project": planning.plane_project}
+        return planning.fake.webhook_payload("issue", "updated", data)
+
+    with serving(planning.app) as port:
+        assert post_raw(port, *signed_delivery(payload(first)))["action"] == "processed"
+        # A different id with the same first 250 characters, a second later: not a duplicate.
+        planning.clock.advance(1)
+        assert post_raw(port, *signed_delivery(payload(second)))["action"] == "processed"
+        # Within the burst window the same long id is deduplicated, after it processed again.
+        assert post_raw(port, *signed_delivery(payload(first)))["action"] == "deduped"
+        planning.clock.advance(6)
+        assert post_raw(port, *signed_delivery(payload(first)))["action"] == "processed"
+        assert webhook_count(port) == 3

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterable
 from typing import Any
@@ -28,6 +29,8 @@ from app.redislink import LinkHealth
 from app.state import junction_state
 
 log = logging.getLogger("app.events")
+
+PUBLISH_RETRY_AFTER = 3.0  # seconds without Redis notifies after a failed one
 
 
 class Hub:
@@ -55,6 +58,7 @@ class Hub:
         self._pid = 0
         self._engine: Engine | None = None
         self._redis: Any = None
+        self._publish_retry_at = 0.0
         self._publish_health = LinkHealth(
             log, "events (notify)", "other processes find new events by polling"
         )
@@ -88,9 +92,14 @@ class Hub:
         """An event was appended here: wake local subscribers and tell other processes."""
         self.notified(channel, event_id)
         if self.kind == "redis":
+            # After a failure Redis is left alone for a few seconds: a cut link would otherwise
+            # hold every publisher for the socket timeout.
+            if not self._publish_health.healthy and time.monotonic() < self._publish_retry_at:
+                return
             try:
                 self._redis_client().publish(self.redis_channel, f"{event_id} {channel}")
             except Exception as exc:  # the event is in the log: polling delivers it anyway
+                self._publish_retry_at = time.monotonic() + PUBLISH_RETRY_AFTER
                 self._publish_health.failed(exc)
             else:
                 self._publish_health.ok()

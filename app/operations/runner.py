@@ -16,6 +16,7 @@ local deadline: the send time of the last successful renewal plus the lease, les
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import json
@@ -409,8 +410,14 @@ def run_claimed(
         heartbeat.stop()
         return CANCELLED if _finish(ctx, CANCELLED) else None
     except Exception as exc:
-        db.session.rollback()
+        with contextlib.suppress(Exception):  # the failure may be the database's
+            db.session.rollback()
         heartbeat.stop()
+        if ctx.lease_lost:
+            # Past the local deadline (a write blocked on a cut link, typically): the row may
+            # be someone else's by now, and recording the failure would only block again.
+            log.warning("operation %s: stopped after losing the lease (%s)", ctx.id, exc)
+            return None
         return _record_failure(ctx, exc)
     finally:
         # BaseException (SystemExit, KeyboardInterrupt) passes through untouched: the process

@@ -177,6 +177,12 @@ KEYS: tuple[Key, ...] = (
     Key("EVENTS_PG_CHANNEL", _to_str, "junction_events", "PostgreSQL NOTIFY channel of wake-ups."),
     Key("EVENTS_PRUNE_INTERVAL", _positive(_to_int), 300, "Seconds between event-log pruning."),
     Key("OPERATION_LEASE_SECONDS", _positive(_to_int), 30, "Lease of a running operation."),
+    Key(
+        "OPERATION_RUNNERS",
+        _choice("auto", "off"),
+        "auto",
+        "`off`: this process never runs operations (leave them to dedicated runners).",
+    ),
     Key("SCHEDULER_MISFIRE_GRACE", _positive(_to_int), 30, "Seconds a late job run may start."),
     Key(
         "SCHEDULER_ELECTION_INTERVAL",

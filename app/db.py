@@ -82,8 +82,35 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.close()
 
 
+# libpq connection parameters of every pooled PostgreSQL connection, unless the database URL
+# sets them: TCP keepalives and a user timeout make a silently cut link fail a query within
+# about ten seconds instead of blocking it for the kernel's ~15 minutes of retransmissions
+# (idle) or two hours (keepalive defaults), so a partitioned runner learns of the partition.
+PG_CONNECT_ARGS: dict[str, int] = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10000,
+}
+
+
+def libpq_conninfo(url: str) -> str:
+    """``url`` as a libpq connection URI: the SQLAlchemy driver suffix removed, the rest
+    byte for byte (``?options=-c%20...`` and other libpq parameters pass through unchanged;
+    SQLAlchemy's ``render_as_string`` would turn their ``%20`` into ``+``, which libpq refuses).
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    base = scheme.split("+", 1)[0]
+    return f"{'postgresql' if base in {'postgresql', 'postgres'} else base}://{rest}"
+
+
 def engine_options(url: str, echo: bool) -> dict[str, Any]:
-    """Engine options for ``url``: pre-ping and pool sizes for servers, timeouts for SQLite."""
+    """Engine options for ``url``: pre-ping and pool sizes for servers, timeouts for SQLite,
+    and on PostgreSQL the :data:`PG_CONNECT_ARGS` that the URL does not set itself."""
     options: dict[str, Any] = {"echo": echo}
     if url.startswith("sqlite"):
         # No pre-ping: a SQLite connection is a file handle that no server can drop, and the
@@ -91,6 +118,11 @@ def engine_options(url: str, echo: bool) -> dict[str, Any]:
         options["connect_args"] = {"timeout": 10, "check_same_thread": False}
     else:
         options.update(pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+        if url.startswith(("postgresql", "postgres")):
+            given = set(sa.make_url(url).query)
+            options["connect_args"] = {
+                key: value for key, value in PG_CONNECT_ARGS.items() if key not in given
+            }
     return options
 
 

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+import time
 import weakref
 from collections.abc import Iterable
 from typing import Any
@@ -19,13 +20,17 @@ from typing import Any
 from flask import Flask, current_app
 from sqlalchemy.engine import Engine
 
-from app.db import db
+from app import redislink
+from app.db import db, libpq_conninfo
 from app.events import notifiers
 from app.events.log import DISPATCH_PAGE, append, head_id, read_after
 from app.events.subscriptions import Subscription
+from app.redislink import LinkHealth
 from app.state import junction_state
 
 log = logging.getLogger("app.events")
+
+PUBLISH_RETRY_AFTER = 3.0  # seconds without Redis notifies after a failed one
 
 
 class Hub:
@@ -53,6 +58,13 @@ class Hub:
         self._pid = 0
         self._engine: Engine | None = None
         self._redis: Any = None
+        self._publish_retry_at = 0.0
+        self._publish_health = LinkHealth(
+            log, "events (notify)", "other processes find new events by polling"
+        )
+        self._listen_health = LinkHealth(
+            log, "events (wake-ups)", "subscribers poll the event log meanwhile"
+        )
 
     # -- settings --
 
@@ -80,10 +92,17 @@ class Hub:
         """An event was appended here: wake local subscribers and tell other processes."""
         self.notified(channel, event_id)
         if self.kind == "redis":
+            # After a failure Redis is left alone for a few seconds: a cut link would otherwise
+            # hold every publisher for the socket timeout.
+            if not self._publish_health.healthy and time.monotonic() < self._publish_retry_at:
+                return
             try:
                 self._redis_client().publish(self.redis_channel, f"{event_id} {channel}")
             except Exception as exc:  # the event is in the log: polling delivers it anyway
-                log.warning("events: Redis notify failed (%s); subscribers will poll", exc)
+                self._publish_retry_at = time.monotonic() + PUBLISH_RETRY_AFTER
+                self._publish_health.failed(exc)
+            else:
+                self._publish_health.ok()
 
     def notified(self, channel: str, event_id: int) -> None:
         """A notification arrived (local or remote): wake the dispatcher if it cares."""
@@ -96,9 +115,7 @@ class Hub:
 
             self._redis = redis.Redis.from_url(
                 self.app.config["JUNCTION_REDIS_URL"],
-                socket_timeout=2,
-                socket_connect_timeout=2,
-                health_check_interval=30,
+                **redislink.client_options(socket_timeout=2, health_check_interval=30),
             )
         return self._redis
 
@@ -219,10 +236,11 @@ class Hub:
             self._on_message,
             self._wake.set,  # catch up on anything published while we were not listening
             stop,
+            self._listen_health,
         )
 
     def _pg_listen(self, stop: threading.Event) -> None:
-        url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        url = libpq_conninfo(self.app.config["SQLALCHEMY_DATABASE_URI"])
         notifiers.pg_listen(url, self.pg_channel, self._on_message, self._wake.set, stop)
 
     def _on_message(self, payload: bytes | str) -> None:

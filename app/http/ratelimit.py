@@ -26,6 +26,9 @@ from typing import Any, Protocol
 
 from flask import current_app, has_app_context
 
+from app import redislink
+from app.redislink import LinkHealth
+
 log = logging.getLogger(__name__)
 
 GLOBAL_BUCKET = "_key"
@@ -177,8 +180,11 @@ class RedisLimiter:
     """Buckets shared by every process that uses the same Redis and prefix.
 
     A Redis failure does not fail the call: the limiter falls back to an in-process bucket
-    (logged, at most once a minute) and returns to Redis on the next call.
+    and tries Redis again ``RETRY_AFTER`` seconds later (so a cut link does not add a socket
+    timeout to every call). The fall-back and the return to Redis are logged once each.
     """
+
+    RETRY_AFTER = 5.0
 
     def __init__(self, client: Any, prefix: str = "junction:ratelimit:") -> None:
         self.client = client
@@ -186,14 +192,15 @@ class RedisLimiter:
         self._acquire = client.register_script(_ACQUIRE_LUA)
         self._pause = client.register_script(_PAUSE_LUA)
         self._fallback = MemoryLimiter()
-        self._last_warning = 0.0
+        self._health = LinkHealth(log, "rate limiter", "limiting in-process")
+        self._retry_at = 0.0
 
     @classmethod
     def from_url(cls, url: str, prefix: str = "junction:ratelimit:") -> RedisLimiter:
         """A limiter on a new Redis connection pool for ``url``."""
         import redis
 
-        client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+        client = redis.Redis.from_url(url, **redislink.client_options(socket_timeout=2.0))
         return cls(client, prefix)
 
     def _keys(self, scope: str, names: list[str]) -> list[str]:
@@ -206,6 +213,8 @@ class RedisLimiter:
         args: list[str] = []
         for _name, limit in buckets:
             args += [repr(limit.per_second / 1_000_000), str(limit.capacity)]
+        if self._skipping():
+            return self._fallback.acquire(scope, buckets, now)
         try:
             granted, wait_us = self._acquire(
                 keys=self._keys(scope, [name for name, _ in buckets]), args=args
@@ -213,23 +222,28 @@ class RedisLimiter:
         except Exception as exc:  # Redis down: keep limiting, locally
             self._warn(exc)
             return self._fallback.acquire(scope, buckets, now)
+        self._health.ok()
         return 0.0 if int(granted) else int(wait_us) / 1_000_000
 
     def pause(self, scope: str, seconds: float, now: float) -> None:
         """Hold every caller of ``scope``, on every host, for ``seconds``."""
         self._fallback.pause(scope, seconds, now)
+        if self._skipping():
+            return
         try:
             self._pause(keys=self._keys(scope, [])[:1], args=[max(1, math.ceil(seconds * 1000))])
         except Exception as exc:
             self._warn(exc)
+        else:
+            self._health.ok()
+
+    def _skipping(self) -> bool:
+        # After a failure, Redis is left alone for RETRY_AFTER seconds.
+        return not self._health.healthy and time.monotonic() < self._retry_at
 
     def _warn(self, exc: Exception) -> None:
-        stamp = time.monotonic()
-        if stamp - self._last_warning > 60:
-            self._last_warning = stamp
-            log.warning(
-                "rate limiter: Redis unavailable (%s); limiting in-process", type(exc).__name__
-            )
+        self._retry_at = time.monotonic() + self.RETRY_AFTER
+        self._health.failed(type(exc).__name__)
 
 
 _local = MemoryLimiter()

@@ -115,5 +115,6 @@ def _register_runner_job() -> None:
     register = getattr(scheduler, "register_core_job", None)
     if register is not None:
         # runner_job hands work to background threads and returns at once; run_pending itself
-        # would block the scheduler for as long as an operation runs.
-        register(runner_job, seconds=1, id="operations.runner")
+        # would block the scheduler for as long as an operation runs. Every participating
+        # process runs it, leader or not: a stuck election must not stop durable work.
+        register(runner_job, seconds=1, id="operations.runner", leader_only=False)

@@ -7,10 +7,16 @@ The claim stores a per-claim lease token; every later write of the runner is fen
 token, and a heartbeat thread renews the lease every third of its length. When the token no
 longer matches (the lease expired and someone else claimed the row), the context raises
 :class:`LeaseLost` on the handler's next call and nothing the old runner does is written.
+
+A runner cut off from the database cannot learn that from a write, so the lease also has a
+local deadline: the send time of the last successful renewal plus the lease, less a margin
+(:meth:`Runtime.local_deadline`). Past it :meth:`OperationContext.check_lease` raises
+:class:`LeaseLost` without asking the database, before the handler's next external call.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import json
@@ -47,6 +53,9 @@ from app.operations.service import handlers, publish
 log = logging.getLogger(__name__)
 
 TABLE = Operation.__table__
+# Lease token -> monotonic time its claim was sent, until run_claimed starts its context.
+_CLAIM_SENT: dict[str, float] = {}
+_CLAIM_SENT_LOCK = threading.Lock()
 RETRYABLE_HTTP_CATEGORIES = frozenset({"temporary", "rate_limited"})
 MAX_ERROR_MESSAGE = 2000
 
@@ -59,7 +68,14 @@ class OperationContext:
     :class:`LeaseLost` when this runner no longer owns the operation.
     """
 
-    def __init__(self, app: Flask, rt: Runtime, row: dict[str, Any], lease_token: str) -> None:
+    def __init__(
+        self,
+        app: Flask,
+        rt: Runtime,
+        row: dict[str, Any],
+        lease_token: str,
+        claimed_at: float | None = None,
+    ) -> None:
         self.app = app
         self.runtime = rt
         self.id: str = row["id"]
@@ -72,16 +88,34 @@ class OperationContext:
         self.lease_token = lease_token
         self._lease_lost = threading.Event()
         self._progress: dict[str, Any] = dict(row["progress"] or {})
+        # ``claimed_at``: the monotonic time the claim was sent (now, when unknown: later than
+        # the truth, which only matters for a claim whose answer took most of the lease).
+        self.deadline = rt.local_deadline(rt.monotonic() if claimed_at is None else claimed_at)
 
     # -- lease -------------------------------------------------------------------------------
     @property
     def lease_lost(self) -> bool:
-        """Whether this runner found out it no longer holds the lease."""
-        return self._lease_lost.is_set()
+        """Whether this runner no longer holds the lease (found out, or past its deadline)."""
+        return self._lease_lost.is_set() or self.runtime.monotonic() > self.deadline
 
-    def _check_lease(self) -> None:
+    def check_lease(self) -> None:
+        """Raise :class:`LeaseLost` unless this runner still holds the lease: call it before
+        every external call. Purely local (no database round trip): it fails once another
+        runner was seen owning the row, or once the lease's local deadline has passed."""
+        if not self._lease_lost.is_set() and self.runtime.monotonic() > self.deadline:
+            self._lease_lost.set()
+            log.warning(
+                "operation %s: lease not renewed in time (database unreachable?); stopping",
+                self.id,
+            )
         if self._lease_lost.is_set():
-            raise LeaseLost(f"operation {self.id}: the lease passed to another runner")
+            raise LeaseLost(f"operation {self.id}: this runner no longer holds the lease")
+
+    _check_lease = check_lease
+
+    def _renewed(self, sent_at: float) -> None:
+        """A renewal sent at ``sent_at`` succeeded: move the local deadline."""
+        self.deadline = max(self.deadline, self.runtime.local_deadline(sent_at))
 
     def _owned(self) -> sa.ColumnElement[bool]:
         return sa.and_(
@@ -93,6 +127,7 @@ class OperationContext:
     def _write(self, **values: Any) -> None:
         """Update our row, fenced on the lease token; commit; extend the lease while at it."""
         self._check_lease()
+        sent = self.runtime.monotonic()
         values.setdefault("updated_at", self.runtime.now())
         values.setdefault("lease_expires_at", self.runtime.lease_until())
         done = db.session.execute(sa.update(TABLE).where(self._owned()).values(**values)).rowcount
@@ -101,6 +136,8 @@ class OperationContext:
             self._lease_lost.set()
             self._check_lease()
         db.session.commit()
+        if "lease_expires_at" in values:
+            self._renewed(sent)
 
     # -- reporting ---------------------------------------------------------------------------
     def progress(self, done: int, total: int | None = None, message: str = "") -> None:
@@ -153,7 +190,11 @@ class _Heartbeat(threading.Thread):
 
     def run(self) -> None:
         rt = self.ctx.runtime
+        failing = False
         while not self.stopped.wait(rt.heartbeat_every):
+            if self.ctx.lease_lost:
+                return  # past the local deadline: the handler stops at its next check
+            sent = rt.monotonic()
             try:
                 with self.app.app_context(), db.engine.begin() as connection:
                     done = connection.execute(
@@ -161,14 +202,27 @@ class _Heartbeat(threading.Thread):
                         .where(self.ctx._owned())
                         .values(lease_expires_at=rt.lease_until())
                     ).rowcount
-            except Exception:
-                # A database hiccup: the lease still has two thirds left; try again next tick.
-                log.warning("operation %s: lease renewal failed", self.ctx.id, exc_info=True)
+            except Exception as exc:
+                # A database hiccup: retry next tick; the local deadline bounds how long the
+                # handler may go on without a renewal. Logged once per run of failures.
+                if not failing:
+                    log.warning(
+                        "operation %s: lease renewal failed (%s); the handler stops in %.1fs "
+                        "unless a renewal succeeds",
+                        self.ctx.id,
+                        type(exc).__name__,
+                        max(0.0, self.ctx.deadline - rt.monotonic()),
+                    )
+                failing = True
                 continue
             if done != 1:
                 log.warning("operation %s: lease lost to another runner", self.ctx.id)
                 self.ctx._lease_lost.set()
                 return
+            if failing:
+                log.warning("operation %s: lease renewed again", self.ctx.id)
+                failing = False
+            self.ctx._renewed(sent)
 
     def stop(self) -> None:
         """Stop renewing and wait for the thread to end."""
@@ -202,6 +256,7 @@ def claim_next(kinds: list[str], rt: Runtime | None = None) -> tuple[dict[str, A
     if not kinds:
         return None
     rt = rt or runtime()
+    sent = rt.monotonic()
     now = rt.now()
     token = new_lease_token()
     due = _due(now, kinds)
@@ -235,7 +290,13 @@ def claim_next(kinds: list[str], rt: Runtime | None = None) -> tuple[dict[str, A
     except Exception:
         db.session.rollback()
         raise
-    return (row, token) if row is not None else None
+    if row is None:
+        return None
+    with _CLAIM_SENT_LOCK:
+        _CLAIM_SENT[token] = sent
+        while len(_CLAIM_SENT) > 256:  # claims never run (tests, a crash in between)
+            _CLAIM_SENT.pop(next(iter(_CLAIM_SENT)))
+    return row, token
 
 
 # -- running ------------------------------------------------------------------------------------
@@ -322,7 +383,9 @@ def run_claimed(
     """Run ``handler`` for a claimed row; return the status recorded (None: lease lost)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     rt = rt or runtime(app)
-    ctx = OperationContext(app, rt, row, lease_token)
+    with _CLAIM_SENT_LOCK:
+        claimed_at = _CLAIM_SENT.pop(lease_token, None)
+    ctx = OperationContext(app, rt, row, lease_token, claimed_at)
 
     if row["attempts"] > row["max_attempts"]:
         # Every attempt so far ended with the runner's lease expiring (crash, kill, hang).
@@ -347,8 +410,14 @@ def run_claimed(
         heartbeat.stop()
         return CANCELLED if _finish(ctx, CANCELLED) else None
     except Exception as exc:
-        db.session.rollback()
+        with contextlib.suppress(Exception):  # the failure may be the database's
+            db.session.rollback()
         heartbeat.stop()
+        if ctx.lease_lost:
+            # Past the local deadline (a write blocked on a cut link, typically): the row may
+            # be someone else's by now, and recording the failure would only block again.
+            log.warning("operation %s: stopped after losing the lease (%s)", ctx.id, exc)
+            return None
         return _record_failure(ctx, exc)
     finally:
         # BaseException (SystemExit, KeyboardInterrupt) passes through untouched: the process
@@ -424,6 +493,8 @@ def runner_job() -> int:
     than ``runtime.runner_threads`` are busy. Returns how many threads it started.
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if app.config.get("JUNCTION_OPERATION_RUNNERS") == "off":
+        return 0  # dedicated runner processes run them
     rt = runtime(app)
     kinds = list(handlers(app))
     with rt.lock:

@@ -12,6 +12,7 @@ import os
 import random
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -146,10 +147,12 @@ class OperationCancelled(Exception):
 
 
 class LeaseLost(Exception):
-    """This runner no longer holds the operation's lease: another runner took it over.
+    """This runner no longer holds the operation's lease: another runner took it over, or the
+    lease's local deadline passed without a renewal (the database is out of reach, and another
+    runner may take it over at any moment).
 
-    Raised by the context's progress/checkpoint/cancellation calls so that two runners never
-    both continue the same operation. Handlers must let it propagate.
+    Raised by the context's ``check_lease``/progress/checkpoint/cancellation calls so that two
+    runners never both continue the same operation. Handlers must let it propagate.
     """
 
 
@@ -166,6 +169,10 @@ class Runtime:
     now: Callable[[], dt.datetime] = utcnow
     random: Callable[[], float] = random.random
     runner_threads: int = 2
+    # The local deadline's clock and its margin (default a fifth of the lease): a runner that
+    # has not renewed its lease for ``lease_seconds - margin`` stops before its next call out.
+    monotonic: Callable[[], float] = time.monotonic
+    lease_margin: float | None = None
     threads: list[threading.Thread] = field(default_factory=list, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -177,6 +184,13 @@ class Runtime:
     def lease_until(self) -> dt.datetime:
         """When a lease taken or renewed now expires."""
         return self.now() + dt.timedelta(seconds=self.lease_seconds)
+
+    def local_deadline(self, sent_at: float) -> float:
+        """The :attr:`monotonic` time after which a lease taken or renewed by a statement sent
+        at ``sent_at`` may belong to someone else: the lease less the margin, which covers
+        clock skew between hosts and the time a handler's next step takes to start."""
+        margin = self.lease_seconds / 5 if self.lease_margin is None else self.lease_margin
+        return sent_at + self.lease_seconds - margin
 
     def backoff(self, attempt: int, retry_after: float | None = None) -> float:
         """Seconds to wait before attempt ``attempt + 1``: exponential, capped, with jitter.

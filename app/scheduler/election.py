@@ -6,6 +6,7 @@ import contextlib
 import fcntl
 import hashlib
 import logging
+import math
 import os
 import threading
 import time
@@ -23,9 +24,23 @@ ADVISORY_LOCK_KEY = int.from_bytes(
     hashlib.sha256(b"junction.scheduler.leader").digest()[:8], "big", signed=True
 )
 DEFAULT_ELECTION_INTERVAL = 1.0
-# A leader whose lock was not confirmed for this long skips job runs (a stuck check must not
-# leave two leaders running jobs side by side).
+# A leader whose lock was not confirmed for this many intervals skips job runs: its fence. A
+# stuck check (a silent partition blocks it) must not leave two leaders running jobs.
 STALE_AFTER_INTERVALS = 10
+# The database frees the lock of a session it has not heard from for the fence plus this
+# margin, so the old leader has fenced itself before anyone else can take the lock.
+FENCE_MARGIN = 5.0
+
+
+def fence_seconds(interval: float) -> float:
+    """Seconds after its last confirmed check that a leader stops starting jobs."""
+    return interval * STALE_AFTER_INTERVALS
+
+
+def peer_timeout(interval: float) -> float:
+    """Seconds of silence after which the server ends the election session (and frees the
+    lock): :func:`fence_seconds` plus :data:`FENCE_MARGIN`."""
+    return fence_seconds(interval) + FENCE_MARGIN
 
 
 # -- lock backends ----------------------------------------------------------------------------
@@ -114,21 +129,47 @@ class FileLockElector:
 class PgAdvisoryElector:
     """``pg_try_advisory_lock`` on a dedicated connection (not from the pool).
 
-    The lock is the session's, so the server drops it when the connection ends — when the
-    process dies or the network drops it. :meth:`confirm` runs ``SELECT 1`` each tick; TCP
-    keepalives and ``tcp_user_timeout`` make a dead link fail that query within seconds.
+    The lock is the session's, so the server drops it when the session ends: when the process
+    dies (the kernel closes the socket), or when the server stops hearing from the process.
+    The second case needs the server's help, since an idle server never notices a silently cut
+    link by itself (its TCP keepalive defaults to two hours). Each election session therefore
+    sets, for itself only: ``idle_session_timeout`` (the process queries every election
+    interval, so a session silent for ``peer_timeout`` seconds is ended by the server, PG 14+),
+    and server-side ``tcp_keepalives_*`` with ``tcp_user_timeout`` adding up to at least
+    ``peer_timeout`` (older servers; a cut with unacknowledged data in flight). Both count from
+    the last packet the server received, which is no earlier than when the leader sent its last
+    confirmed check — and the leader's fence (:func:`fence_seconds`) counts from that send,
+    ``FENCE_MARGIN`` seconds sooner. On the client side, TCP keepalives and
+    ``tcp_user_timeout`` make a check on a dead link fail within about ten seconds.
     """
 
-    def __init__(self, conninfo: str, key: int = ADVISORY_LOCK_KEY) -> None:
+    def __init__(
+        self, conninfo: str, key: int = ADVISORY_LOCK_KEY, peer_timeout_s: float | None = None
+    ) -> None:
         self.conninfo = conninfo
         self.key = key
+        self.peer_timeout = peer_timeout_s or peer_timeout(DEFAULT_ELECTION_INTERVAL)
         self._conn: Any = None
         self._orphans: list[Any] = []
+        self._warned = False
+
+    def session_settings(self) -> dict[str, str]:
+        """The server settings the election session sets on itself (see the class doc)."""
+        seconds = self.peer_timeout
+        idle = max(1, math.ceil(seconds / 2))
+        interval = max(1, math.ceil(seconds / 6))
+        return {
+            "idle_session_timeout": str(math.ceil(seconds * 1000)),
+            "tcp_keepalives_idle": str(idle),
+            "tcp_keepalives_interval": str(interval),
+            "tcp_keepalives_count": "3",  # idle + 3 * interval >= seconds
+            "tcp_user_timeout": str(math.ceil(seconds * 1000)),
+        }
 
     def _connect(self) -> Any:
         import psycopg
 
-        return psycopg.connect(
+        conn = psycopg.connect(
             self.conninfo,
             autocommit=True,
             connect_timeout=5,
@@ -139,6 +180,23 @@ class PgAdvisoryElector:
             keepalives_count=3,
             tcp_user_timeout=10000,
         )
+        refused = []
+        for name, value in self.session_settings().items():
+            try:
+                conn.execute(_set_config(name), (value,))
+            except psycopg.errors.UndefinedObject:  # an older server lacks the setting
+                refused.append(name)
+            except Exception:
+                conn.close()
+                raise
+        if refused and not self._warned:
+            self._warned = True
+            log.warning(
+                "scheduler: the database refused %s; a silent partition of the leader's host "
+                "may keep the lock until the server's TCP keepalive notices",
+                ", ".join(refused),
+            )
+        return conn
 
     def try_acquire(self) -> bool:
         """Connect when needed and try the lock; a failed connection is dropped for a retry."""
@@ -191,11 +249,23 @@ def elector_for(app: Flask) -> Elector:
     """The lock backend for ``app``'s database: advisory lock on PostgreSQL, else a file lock."""
     import sqlalchemy as sa
 
-    url = sa.make_url(app.config["SQLALCHEMY_DATABASE_URI"])
-    if url.get_backend_name() == "postgresql":
-        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-        return PgAdvisoryElector(conninfo)
+    from app.db import libpq_conninfo
+
+    raw = app.config["SQLALCHEMY_DATABASE_URI"]
+    if sa.make_url(raw).get_backend_name() == "postgresql":
+        interval = float(
+            app.config.get("JUNCTION_SCHEDULER_ELECTION_INTERVAL") or DEFAULT_ELECTION_INTERVAL
+        )
+        # The URL's own text, not a re-rendering: libpq options must reach libpq unchanged.
+        return PgAdvisoryElector(libpq_conninfo(raw), peer_timeout_s=peer_timeout(interval))
     return FileLockElector(Path(app.instance_path) / LOCK_FILE_NAME)
+
+
+def _set_config(name: str) -> Any:
+    # A parameterised ``SET name = %s`` for this session.
+    from psycopg import sql
+
+    return sql.SQL("SELECT set_config({}, %s, false)").format(sql.Literal(name))
 
 
 # -- leader election --------------------------------------------------------------------------
@@ -264,15 +334,18 @@ class LeaderElection:
 
     def tick(self) -> None:
         """One election round (the thread calls this; tests may too)."""
+        # The check's send time, not its answer's: the server's silence timeout counts from
+        # the last packet it received, so the fence must count from no later than that.
+        started = time.monotonic()
         try:
             if self.leading:
                 if self.elector.confirm():
-                    self.confirmed_at = time.monotonic()
+                    self.confirmed_at = started
                 else:
                     self._step_down("lock lost")
             elif self.elector.try_acquire():
                 self.leading = True
-                self.confirmed_at = time.monotonic()
+                self.confirmed_at = started
                 self.last_error = None
                 try:
                     self.on_elected()

@@ -45,6 +45,9 @@ class JobSpec:
     seconds: float
     owner: str = "core"
     options: Mapping[str, Any] = field(default_factory=dict)
+    # False: the job runs in every participating process, leader or standby (work that must
+    # not stop when the election does, such as claiming due operations).
+    leader_only: bool = True
 
     def describe(self) -> str:
         """``module:qualname`` of the job's function, for listings."""
@@ -54,7 +57,12 @@ class JobSpec:
 
 
 def _make_spec(
-    func: Callable[..., Any], seconds: float, job_id: str, owner: str, kwargs: dict[str, Any]
+    func: Callable[..., Any],
+    seconds: float,
+    job_id: str,
+    owner: str,
+    kwargs: dict[str, Any],
+    leader_only: bool = True,
 ) -> JobSpec:
     if not callable(func):
         raise TypeError(f"job {job_id!r}: func must be callable")
@@ -65,22 +73,34 @@ def _make_spec(
     unknown = set(kwargs) - _TRIGGER_KWARGS - _JOB_KWARGS
     if unknown:
         raise TypeError(f"job {job_id!r}: unsupported options {', '.join(sorted(unknown))}")
-    return JobSpec(id=job_id, func=func, seconds=float(seconds), owner=owner, options=kwargs)
+    return JobSpec(
+        id=job_id,
+        func=func,
+        seconds=float(seconds),
+        owner=owner,
+        options=kwargs,
+        leader_only=bool(leader_only),
+    )
 
 
 _CORE_JOBS: dict[str, JobSpec] = {}
 _CORE_JOBS_LOCK = threading.Lock()
 
 
-def register_core_job(func: Callable[..., Any], *, seconds: float, id: str, **kw: Any) -> None:
+def register_core_job(
+    func: Callable[..., Any], *, seconds: float, id: str, leader_only: bool = True, **kw: Any
+) -> None:
     """Declare a core job: ``func()`` every ``seconds`` on the leader, inside an app context.
+
+    With ``leader_only=False`` it runs in every participating process instead, leader or
+    standby, and without the leader's fence: for work that must go on while no process leads.
 
     Callable at import or ``init_app`` time; registering the same ``id`` again replaces the
     earlier declaration (apps are built many times in tests). ``kw`` may carry APScheduler
     options: ``misfire_grace_time``, ``coalesce``, ``max_instances``, ``next_run_time``,
     ``name``, ``args``, ``kwargs`` and the trigger's ``start_date``, ``end_date``, ``jitter``.
     """
-    spec = _make_spec(func, seconds, id, "core", kw)
+    spec = _make_spec(func, seconds, id, "core", kw, leader_only)
     with _CORE_JOBS_LOCK:
         _CORE_JOBS[id] = spec
 
@@ -104,16 +124,24 @@ class JobRegistry:
         self.plugin = plugin
         self.jobs: list[JobSpec] = []
 
-    def add(self, func: Callable[..., Any], *, seconds: float, id: str, **kw: Any) -> str:
+    def add(
+        self,
+        func: Callable[..., Any],
+        *,
+        seconds: float,
+        id: str,
+        leader_only: bool = True,
+        **kw: Any,
+    ) -> str:
         """Declare ``func()`` every ``seconds``; returns the full id ``<plugin>.<id>``.
 
-        Options are those of :func:`register_core_job`. A duplicate id raises ``ValueError``
-        (which, like any exception in the hook, marks the plugin failed).
+        Options (``leader_only`` too) are those of :func:`register_core_job`. A duplicate id
+        raises ``ValueError`` (which, like any exception in the hook, marks the plugin failed).
         """
         full_id = f"{self.plugin}.{id}"
         if any(job.id == full_id for job in self.jobs):
             raise ValueError(f"duplicate job id {full_id!r}")
-        self.jobs.append(_make_spec(func, seconds, full_id, self.plugin, kw))
+        self.jobs.append(_make_spec(func, seconds, full_id, self.plugin, kw, leader_only))
         return full_id
 
 

@@ -11,6 +11,7 @@ import logging
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED
@@ -22,10 +23,10 @@ from prometheus_client import Gauge
 
 from app.scheduler.election import (
     DEFAULT_ELECTION_INTERVAL,
-    STALE_AFTER_INTERVALS,
     Elector,
     LeaderElection,
     elector_for,
+    fence_seconds,
 )
 from app.scheduler.jobs import (
     _JOB_KWARGS,
@@ -80,6 +81,8 @@ class SchedulerService:
         self._interval = interval
         self.election: LeaderElection | None = None
         self.scheduler: Any = None
+        # The jobs declared ``leader_only=False``: running from start() to stop(), whoever leads.
+        self.local_scheduler: Any = None
         self.armed_for_fork = False
         self._lock = threading.RLock()
 
@@ -98,6 +101,11 @@ class SchedulerService:
                 )
             self.election.start()
             self.armed_for_fork = False
+            if self.local_scheduler is None:
+                local = [spec for spec in self.jobs() if not spec.leader_only]
+                if local:
+                    self.local_scheduler = self._build_scheduler(local, guard=None)
+                    self.local_scheduler.start()
         _LIVE.add(self)
         log.info(
             "scheduler: joining the election (pid %s, %s, %s)",
@@ -112,14 +120,21 @@ class SchedulerService:
             election = self.election
         if election is not None:
             election.halt()
+        with self._lock:
+            local, self.local_scheduler = self.local_scheduler, None
+        if local is not None:
+            with contextlib.suppress(Exception):
+                local.shutdown(wait=wait)
         # Jobs stop while the lock is still held, so no new leader overlaps with them.
         self._stop_jobs(wait=wait)
         if election is not None:
             election.stop()
 
     def is_leader(self) -> bool:
-        """Whether this process leads (and its scheduler runs the jobs)."""
-        return bool(self.election and self.election.running and self.election.leading)
+        """Whether this process leads (and its scheduler runs the jobs): it holds the lock and
+        confirmed it within the fence (a long job may ask this before each step)."""
+        election = self.election
+        return bool(election and election.running and self._guard() is None)
 
     def role(self) -> str:
         """``leader (pid N)``, ``standby (pid N)``, ``off`` or ``not participating (...)``."""
@@ -146,12 +161,22 @@ class SchedulerService:
 
     def _guard(self) -> str | None:
         election = self.election
-        stale_after = self._interval * STALE_AFTER_INTERVALS + 5
-        if election is None or not election.fresh(stale_after):
+        if election is None or not election.fresh(fence_seconds(self._interval)):
             return "leadership not confirmed recently"
         return None
 
     def _start_jobs(self) -> None:
+        specs = [spec for spec in self.jobs() if spec.leader_only]
+        scheduler = self._build_scheduler(specs, guard=self._guard)
+        scheduler.start()
+        with self._lock:
+            self.scheduler = scheduler
+        LEADER.set(1)
+        log.info("scheduler: leader (pid %s) running %d job(s)", os.getpid(), len(specs))
+
+    def _build_scheduler(
+        self, specs: list[JobSpec], guard: Callable[[], str | None] | None
+    ) -> BackgroundScheduler:
         scheduler = BackgroundScheduler(
             timezone=dt.UTC,
             executors={"default": ThreadPoolExecutor(max_workers=8)},
@@ -161,14 +186,13 @@ class SchedulerService:
                 "misfire_grace_time": self.misfire_grace_time,
             },
         )
-        specs = self.jobs()
         for spec in specs:
             trigger_kw = {k: v for k, v in spec.options.items() if k in _TRIGGER_KWARGS}
             job_kw = {
                 k: v for k, v in spec.options.items() if k in _JOB_KWARGS - {"args", "kwargs"}
             }
             scheduler.add_job(
-                functools.partial(execute, self.app, spec, self._guard),
+                functools.partial(execute, self.app, spec, guard),
                 IntervalTrigger(seconds=spec.seconds, timezone=dt.UTC, **trigger_kw),
                 id=spec.id,
                 name=job_kw.pop("name", spec.id),
@@ -176,11 +200,7 @@ class SchedulerService:
                 **job_kw,
             )
         scheduler.add_listener(self._on_not_run, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES)
-        scheduler.start()
-        with self._lock:
-            self.scheduler = scheduler
-        LEADER.set(1)
-        log.info("scheduler: leader (pid %s) running %d job(s)", os.getpid(), len(specs))
+        return scheduler
 
     def _stop_jobs(self, wait: bool = False) -> None:
         with self._lock:
@@ -197,12 +217,15 @@ class SchedulerService:
         log.warning("job %s %s (previous run still going or too late)", event.job_id, outcome)
 
     def next_run_times(self) -> dict[str, dt.datetime | None]:
-        """When each scheduled job runs next (leader only; empty elsewhere)."""
+        """When each scheduled job runs next here (leader jobs: on the leader only)."""
         with self._lock:
-            scheduler = self.scheduler
-        if scheduler is None:
-            return {}
-        return {job.id: job.next_run_time for job in scheduler.get_jobs()}
+            schedulers = [self.local_scheduler, self.scheduler]
+        return {
+            job.id: job.next_run_time
+            for scheduler in schedulers
+            if scheduler is not None
+            for job in scheduler.get_jobs()
+        }
 
     def after_fork_in_child(self) -> None:
         """Forked child: drop the parent's thread, lock and scheduler; join anew only when the
@@ -210,6 +233,7 @@ class SchedulerService:
         with contextlib.suppress(Exception):
             self._lock = threading.RLock()
         self.scheduler = None
+        self.local_scheduler = None  # its threads did not survive the fork
         if self.election is not None:
             self.election.abandon_after_fork()
         if self.armed_for_fork:

@@ -1,0 +1,1 @@
+"""Partition tests: hosts in network namespaces, links cut silently with nftables."""

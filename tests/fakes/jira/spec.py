@@ -60,6 +60,10 @@ def _patch_platform(spec: dict[str, Any]) -> dict[str, Any]:
     # Defect: getMyPermissions documents ``permissions`` as optional, but Jira answers 400
     # without it (jira-api.md 1.6 and 4, caveat 5).
     _param(paths["/rest/api/3/mypermissions"]["get"], "permissions")["required"] = True
+    # Gap: ``query=`` (empty) is how clients list every assignable user (a prefix that matches
+    # all); OpenAPI 3.0 refuses empty query values unless ``allowEmptyValue`` is declared.
+    for path in ("/rest/api/3/user/assignable/search", "/rest/api/3/user/search"):
+        _param(paths[path]["get"], "query")["allowEmptyValue"] = True
     return spec
 
 

@@ -233,7 +233,7 @@ def add_comment(fake: FakeJira, req: Req) -> Answer:
         "id": fake.state.new_id(),
         "body": doc,
         "author": render.user_json(fake.url, req.user, full=False),
-        "created": fake.iso_now(),
+        "created": fake.iso_now(rfc3339=True),
     }
     comment["self"] = f"{fake.url}/rest/api/3/issue/{issue.id}/comment/{comment['id']}"
     issue.comments.append(comment)

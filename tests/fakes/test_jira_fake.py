@@ -22,7 +22,7 @@ def adf(text: str = "Hello") -> dict[str, Any]:
     }
 
 
-def create(client: JiraClient, **fields: Any) -> Any:
+def create(client: JiraClient, *, timeout: float = 10, **fields: Any) -> Any:
     """POST /issue in DEMO as a Task with ``fields`` on top of a summary."""
     body = {
         "fields": {
@@ -32,7 +32,7 @@ def create(client: JiraClient, **fields: Any) -> Any:
             **fields,
         }
     }
-    return client.post(f"{P}/issue", json=body)
+    return client.post(f"{P}/issue", json=body, timeout=timeout)
 
 
 def test_myself_needs_the_right_email_and_token(jira: FakeJira, client: JiraClient) -> None:

@@ -55,6 +55,8 @@ ROUTES: list[tuple[str, re.Pattern[str], View]] = [
         ("GET", f"{P}/user/assignable/search", views_meta.assignable_users),
         ("GET", f"{P}/priority/search", views_meta.priority_search),
         ("GET", f"{P}/issueLinkType", views_meta.link_types),
+        ("GET", f"{P}/field", views_meta.fields),
+        ("PUT", f"{P}/issue/(?P<issueIdOrKey>[^/]+)/assignee", views_issue.assign),
         ("POST", f"{P}/issue", views_issue.create_issue),
         ("GET", f"{P}/issue/(?P<issueIdOrKey>[^/]+)", views_issue.get_issue),
         (
@@ -71,6 +73,8 @@ ROUTES: list[tuple[str, re.Pattern[str], View]] = [
         ("POST", f"{P}/issue/(?P<issueIdOrKey>[^/]+)/attachments", views_issue.add_attachments),
         ("POST", f"{P}/issue/(?P<issueIdOrKey>[^/]+)/comment", views_issue.add_comment),
         ("POST", f"{P}/search/jql", views_issue.search_jql),
+        ("GET", f"{P}/search", views_issue.removed_search),
+        ("POST", f"{P}/search", views_issue.removed_search),
         ("GET", f"{A}/board", views_meta.boards),
         ("GET", f"{A}/board/(?P<boardId>[0-9]+)/sprint", views_meta.board_sprints),
         ("POST", f"{A}/sprint/(?P<sprintId>[0-9]+)/issue", views_issue.move_to_sprint),

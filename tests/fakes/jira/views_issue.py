@@ -113,6 +113,24 @@ def get_issue(fake: FakeJira, req: Req) -> Answer:
     return 200, render.issue_json(fake.url, fake.state, issue, fields, req.csv("properties"))
 
 
+def assign(fake: FakeJira, req: Req) -> Answer:
+    """``PUT /rest/api/3/issue/{issueIdOrKey}/assignee``: ``null`` unassigns, ``"-1"`` is the
+    project default."""
+    issue, project = visible_issue(fake, req, req.params["issueIdOrKey"])
+    if not project.can(req.user.account_id, "ASSIGN_ISSUES"):
+        raise JiraError(403, ["You do not have permission to assign issues."])
+    account = (req.body or {}).get("accountId")
+    if account == "-1":
+        account = None if project.allow_unassigned else project.lead
+    if account is None:
+        if not project.allow_unassigned:
+            raise JiraError(400, errors={"assignee": "Issues must be assigned."})
+    elif account not in fake.state.users or not project.can(account, "ASSIGNABLE_USER"):
+        raise JiraError(400, errors={"assignee": f"User '{account}' cannot be assigned issues."})
+    issue.fields["assignee"] = account
+    return 204, None
+
+
 def put_property(fake: FakeJira, req: Req) -> Answer:
     """``PUT /rest/api/3/issue/{issueIdOrKey}/properties/{propertyKey}``: 201 new, 200 updated."""
     issue, project = visible_issue(fake, req, req.params["issueIdOrKey"])
@@ -238,6 +256,19 @@ def add_comment(fake: FakeJira, req: Req) -> Answer:
     comment["self"] = f"{fake.url}/rest/api/3/issue/{issue.id}/comment/{comment['id']}"
     issue.comments.append(comment)
     return 201, comment
+
+
+def removed_search(fake: FakeJira, req: Req) -> Answer:
+    """``GET|POST /rest/api/3/search``: removed (CHANGE-2046), 410 Gone since 2025."""
+    fake.violation(req, "removed", ["/rest/api/3/search is removed: use /rest/api/3/search/jql"])
+    raise JiraError(
+        410,
+        [
+            "The requested API has been removed. Please migrate to the /rest/api/3/search/jql "
+            "API. A full migration guideline is available at "
+            "https://developer.atlassian.com/changelog/#CHANGE-2046"
+        ],
+    )
 
 
 def search_jql(fake: FakeJira, req: Req) -> Answer:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from tests.fakes.jira import render
 from tests.fakes.jira.common import JiraError, Req
-from tests.fakes.jira.state import PERMISSIONS, Project
+from tests.fakes.jira.state import FIELDS, PERMISSIONS, Project
 
 if TYPE_CHECKING:
     from tests.fakes.jira.server import FakeJira
@@ -189,6 +189,27 @@ def priority_search(fake: FakeJira, req: Req) -> Answer:
     body = page(values, start, size)
     body["self"] = f"{fake.url}/rest/api/3/priority/search"
     return 200, body
+
+
+def fields(fake: FakeJira, req: Req) -> Answer:
+    """``GET /rest/api/3/field``: every field of the site (how the Sprint field is found)."""
+    found = []
+    for field_id, (name, schema) in FIELDS.items():
+        custom = field_id.startswith("customfield_")
+        found.append(
+            {
+                "id": field_id,
+                "key": field_id,
+                "name": name,
+                "custom": custom,
+                "orderable": True,
+                "navigable": True,
+                "searchable": True,
+                "clauseNames": [f"cf[{schema['customId']}]", name] if custom else [field_id],
+                "schema": dict(schema),
+            }
+        )
+    return 200, found
 
 
 def link_types(fake: FakeJira, req: Req) -> Answer:

@@ -1,10 +1,11 @@
-"""The fake Jira runs by hand (``python -m tests.fakes.jira --port 0``) and its documents are
-the pinned Atlassian ones."""
+"""The fake Jira's contract checks (the pinned Atlassian documents, patched where they are
+wrong), its extra endpoints, and the fake run by hand (``python -m tests.fakes.jira --port 0``)."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,7 +13,10 @@ import sys
 import pytest
 import requests
 
-from tests.fakes.jira import spec
+from tests.fakes.conftest import JiraClient
+from tests.fakes.jira import FakeJira, spec
+from tests.fakes.jira.server import ROUTES
+from tests.fakes.test_jira_fake import P, create
 from tests.support import ROOT
 
 
@@ -80,3 +84,62 @@ def test_patched_defects_accept_what_jira_accepts_and_nothing_more() -> None:
     with pytest.raises(spec.ContractError) as refused:
         spec.check_request("POST", path, [], {}, other.body, other.headers["Content-Type"])
     assert refused.value.kind == "openapi"
+
+
+def test_every_route_of_the_fake_is_a_documented_operation() -> None:
+    documented = []
+    for document in spec.documents().values():
+        for template, operations in document["paths"].items():
+            sample = re.sub(r"\{[^}]+\}", "10001", template)
+            documented.extend((method.upper(), sample) for method in operations)
+    for method, pattern, view in ROUTES:
+        assert any(m == method and pattern.match(path) for m, path in documented), view.__name__
+
+
+def test_malformed_requests_are_refused_and_recorded(jira: FakeJira, client: JiraClient) -> None:
+    wrong_type = client.post(f"{P}/issue", json={"fields": "summary"})
+    assert wrong_type.status_code == 400
+    assert "'summary' is not of type 'object'" in wrong_type.json()["errorMessages"][0]
+    bad_properties = client.post(
+        f"{P}/issue",
+        json={
+            "fields": {"project": {"key": "DEMO"}, "issuetype": {"name": "Task"}, "summary": "x"},
+            "properties": [{"name": "junction", "value": 1}],
+        },
+    )
+    assert bad_properties.status_code == 400
+    not_json = client.post(
+        f"{P}/issue", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert not_json.status_code == 400
+    unknown = client.get(f"{P}/no/such/thing")
+    assert unknown.status_code == 404
+    removed = client.get(f"{P}/search", params={"jql": "project = DEMO"})
+    assert removed.status_code == 410
+    assert "CHANGE-2046" in removed.json()["errorMessages"][0]
+    kinds = ["openapi", "openapi", "json", "unknown-endpoint", "removed"]
+    assert [v.kind for v in jira.violations] == kinds
+
+
+def test_a_documented_endpoint_the_fake_lacks_is_flagged(
+    jira: FakeJira, client: JiraClient
+) -> None:
+    answer = client.get(f"{P}/serverInfo")
+    assert answer.status_code == 501
+    assert [v.kind for v in jira.violations] == ["unimplemented"]
+
+
+def test_fields_and_reassigning(jira: FakeJira, client: JiraClient, demo: dict) -> None:
+    fields = client.get(f"{P}/field").json()
+    sprint = next(f for f in fields if f["schema"].get("custom", "").endswith(":gh-sprint"))
+    assert sprint["id"] == "customfield_10020"
+    create(client)
+    bob = demo["users"]["bob@example.com"]
+    url = f"{P}/issue/DEMO-1/assignee"
+    assert client.put(url, json={"accountId": bob}).status_code == 204
+    assert jira.issue("DEMO-1").fields["assignee"] == bob
+    assert client.put(url, json={"accountId": None}).status_code == 204
+    assert jira.issue("DEMO-1").fields["assignee"] is None
+    outsider = demo["users"][demo["unassignable_user"]]
+    assert client.put(url, json={"accountId": outsider}).status_code == 400
+    assert jira.violations == []

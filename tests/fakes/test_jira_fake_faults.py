@@ -75,14 +75,21 @@ def test_search_pages_and_refuses_what_jira_refuses(jira: FakeJira, client: Jira
     jira.set_search_lag(seconds=0, searches=0)
     for number in range(3):
         create(client, summary=f"T{number}", labels=["run-1"])
-    first = search(client, "labels = run-1 ORDER BY key ASC", maxResults=2).json()
+    jql = "project = demo AND labels = run-1 ORDER BY key"
+    first = search(client, jql, maxResults=2).json()
     assert len(first["issues"]) == 2 and first["isLast"] is False
-    rest = search(
-        client, "labels = run-1 ORDER BY key ASC", nextPageToken=first["nextPageToken"]
-    ).json()
+    rest = search(client, jql, nextPageToken=first["nextPageToken"]).json()
     assert len(rest["issues"]) == 1 and rest["isLast"] is True
+    paged = [i["id"] for i in first["issues"] + rest["issues"]]
+    assert paged == [i.id for i in jira.issues()]  # ORDER BY key (ascending)
+    other = search(client, "labels = run-1", nextPageToken=first["nextPageToken"])
+    assert other.status_code == 400  # a token belongs to its query
     assert search(client, "ORDER BY created DESC").status_code == 400  # unbounded
     assert search(client, "colour = red").status_code == 400
+    hidden = search(client, "project = SECRET")
+    assert hidden.json()["errorMessages"] == [
+        "The value 'SECRET' does not exist for the field 'project'."
+    ]
     # Properties are not searchable unless an app indexed them (a basic-auth client cannot).
     assert search(client, 'issue.property[junction].ticket = "t1"').status_code == 400
     assert jira.violations == []

@@ -49,8 +49,9 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 
 class _Parser:
-    def __init__(self, text: str, state: JiraState) -> None:
+    def __init__(self, text: str, state: JiraState, projects: set[str]) -> None:
         self.tokens, self.pos, self.state = _tokens(text), 0, state
+        self.projects = projects
         self.order: list[tuple[str, bool]] = []
 
     def peek(self, offset: int = 0) -> tuple[str, str] | None:
@@ -155,11 +156,16 @@ class _Parser:
             )
         wanted = set(values)
         state = self.state
+        if lowered == "project":
+            unknown = [v for v in values if v.lower() not in self.projects]
+            if unknown:
+                raise JqlError(f"The value '{unknown[0]}' does not exist for the field 'project'.")
+            wanted = {v.lower() for v in values}  # keys are case-insensitive in JQL
 
         def values_of(issue: Issue) -> set[str]:
             if lowered == "project":
                 project = state.projects[issue.project_key]
-                return {project.key, project.id, project.name}
+                return {project.key.lower(), project.id, project.name.lower()}
             if lowered in ("key", "issuekey"):
                 return {issue.key}
             if lowered == "id":
@@ -196,9 +202,15 @@ class _Parser:
         return lambda i: str(lookup(i)) in values
 
 
-def compile_jql(text: str, state: JiraState) -> tuple[Predicate, list[tuple[str, bool]]]:
-    """A predicate over issues and the ``ORDER BY`` terms; :class:`JqlError` if Jira says 400."""
-    parser = _Parser(text or "", state)
+def compile_jql(
+    text: str, state: JiraState, projects: set[str]
+) -> tuple[Predicate, list[tuple[str, bool]]]:
+    """A predicate over issues and the ``ORDER BY`` terms; :class:`JqlError` if Jira says 400.
+
+    ``projects`` are the keys, ids and names (lower-case) of the projects the caller can see: a
+    query naming another one is refused, as Jira does.
+    """
+    parser = _Parser(text or "", state, projects)
     predicate = parser.parse()
     if predicate is None:
         raise JqlError(

@@ -4,8 +4,10 @@ search (eventually consistent), and moving issues into a sprint (Agile)."""
 from __future__ import annotations
 
 import base64
+import binascii
 import email.parser
 import email.policy
+import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
@@ -276,7 +278,13 @@ def search_jql(fake: FakeJira, req: Req) -> Answer:
     body = req.body or {}
     state = fake.state
     try:
-        predicate, order = compile_jql(body.get("jql") or "", state)
+        visible = {
+            name.lower()
+            for p in state.projects.values()
+            if p.can(req.user.account_id, "BROWSE_PROJECTS")
+            for name in (p.key, p.id, p.name)
+        }
+        predicate, order = compile_jql(body.get("jql") or "", state, visible)
     except JqlError as exc:
         raise JiraError(400, [str(exc)]) from exc
     state.searches += 1
@@ -293,10 +301,18 @@ def search_jql(fake: FakeJira, req: Req) -> Answer:
     fields = body.get("fields") or ["id"]
     limit = 5000 if fields == ["id"] else 100
     size = min(int(body.get("maxResults") or 50), limit)
+    # A page token belongs to its query: another JQL with it is refused, as in Jira.
+    query_id = hashlib.sha256((body.get("jql") or "").encode()).hexdigest()[:12]
     token = body.get("nextPageToken")
     try:
-        start = int(base64.urlsafe_b64decode(token.encode()).decode()) if token else 0
-    except ValueError as exc:
+        start, token_query = 0, query_id
+        if token:
+            decoded = base64.urlsafe_b64decode(token.encode()).decode()
+            offset, _, token_query = decoded.partition(":")
+            start = int(offset)
+        if token_query != query_id:
+            raise ValueError(token)
+    except (ValueError, binascii.Error) as exc:
         raise JiraError(400, ["The provided next page token is invalid or expired."]) from exc
     chunk = found[start : start + size]
     properties = (body.get("properties") or [])[:5]
@@ -308,7 +324,8 @@ def search_jql(fake: FakeJira, req: Req) -> Answer:
             issues.append(render.issue_json(fake.url, state, issue, fields, properties))
     result: dict[str, Any] = {"issues": issues, "isLast": start + size >= len(found)}
     if not result["isLast"]:
-        result["nextPageToken"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
+        next_token = f"{start + size}:{query_id}".encode()
+        result["nextPageToken"] = base64.urlsafe_b64encode(next_token).decode()
     return 200, result
 
 

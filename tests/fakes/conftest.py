@@ -48,7 +48,7 @@ def jira_clock() -> ManualClock:
 def jira(jira_clock: ManualClock) -> Iterator[FakeJira]:
     """A running fake Jira with the demo site. Its own answers must match the documents."""
     fake = FakeJira(clock=jira_clock)
-    fake.demo = seed_demo(fake)  # type: ignore[attr-defined]
+    seed_demo(fake)
     with fake:
         yield fake
     assert fake.response_problems == []
@@ -57,7 +57,7 @@ def jira(jira_clock: ManualClock) -> Iterator[FakeJira]:
 @pytest.fixture
 def demo(jira: FakeJira) -> dict[str, Any]:
     """What the demo seed created (keys, ids, e-mails)."""
-    return jira.demo  # type: ignore[attr-defined]
+    return jira.seeded
 
 
 @pytest.fixture

@@ -50,6 +50,8 @@ def test_search_lags_behind_creates_by_searches(jira: FakeJira, client: JiraClie
     found = [search(client, jql).json()["issues"] for _ in range(3)]
     assert found[:2] == [[], []]
     assert found[2] == [{"id": jira.issue("DEMO-1").id}]  # default fields: the id only
+    by_get = client.get(SEARCH, params={"jql": jql, "fields": "summary,labels"}).json()
+    assert [i["fields"]["labels"] for i in by_get["issues"]] == [["junction-s1-t1"]]
 
 
 def test_search_lags_behind_creates_by_time(

@@ -30,7 +30,7 @@ COLLEAGUES = (
 
 
 def seed_demo(fake: FakeJira) -> dict[str, Any]:
-    """Fill ``fake`` with the demo site; what was created (keys, ids, e-mails)."""
+    """Fill ``fake`` with the demo site; what was created (also kept in ``fake.seeded``)."""
     users = {email: fake.add_user(email, name).account_id for email, name, _ in COLLEAGUES}
     outsider = fake.add_user("dana@example.com", "Dana Outsider")
     project = fake.add_project("DEMO", "Demo Project")
@@ -46,7 +46,7 @@ def seed_demo(fake: FakeJira) -> dict[str, Any]:
             fake.add_sprint(board.id, "DEMO Sprint 3", "future"),
         )
     }
-    return {
+    fake.seeded = {
         "project_key": project.key,
         "project_id": project.id,
         "hidden_project_key": secret.key,
@@ -55,6 +55,7 @@ def seed_demo(fake: FakeJira) -> dict[str, Any]:
         "users": {**users, outsider.email: outsider.account_id},
         "unassignable_user": outsider.email,
     }
+    return fake.seeded
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -73,6 +73,7 @@ ROUTES: list[tuple[str, re.Pattern[str], View]] = [
         ("POST", f"{P}/issue/(?P<issueIdOrKey>[^/]+)/attachments", views_issue.add_attachments),
         ("POST", f"{P}/issue/(?P<issueIdOrKey>[^/]+)/comment", views_issue.add_comment),
         ("POST", f"{P}/search/jql", views_issue.search_jql),
+        ("GET", f"{P}/search/jql", views_issue.search_jql_get),
         ("GET", f"{P}/search", views_issue.removed_search),
         ("POST", f"{P}/search", views_issue.removed_search),
         ("GET", f"{A}/board", views_meta.boards),
@@ -126,6 +127,7 @@ class FakeJira(JiraSetup):
         self.violations: list[Violation] = []
         self.response_problems: list[str] = []
         self.creates = 0
+        self.seeded: dict[str, Any] = {}  # what a seed function created (keys, ids, e-mails)
         self.url = ""
         self._server: ThreadingHTTPServer | None = None
 

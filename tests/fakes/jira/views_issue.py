@@ -329,6 +329,23 @@ def search_jql(fake: FakeJira, req: Req) -> Answer:
     return 200, result
 
 
+def search_jql_get(fake: FakeJira, req: Req) -> Answer:
+    """``GET /rest/api/3/search/jql``: the same search with its parameters in the query."""
+    body: dict[str, Any] = {"jql": req.arg("jql") or ""}
+    if req.csv("fields"):
+        body["fields"] = req.csv("fields")
+    if req.csv("properties"):
+        body["properties"] = req.csv("properties")
+    if req.csv("reconcileIssues"):
+        body["reconcileIssues"] = [int(i) for i in req.csv("reconcileIssues")]
+    if req.arg("maxResults"):
+        body["maxResults"] = req.int_arg("maxResults", 50)
+    if req.arg("nextPageToken"):
+        body["nextPageToken"] = req.arg("nextPageToken")
+    req.body = body
+    return search_jql(fake, req)
+
+
 def move_to_sprint(fake: FakeJira, req: Req) -> Answer:
     """``POST /rest/agile/1.0/sprint/{sprintId}/issue`` ``{"issues": [...]}`` (204)."""
     state = fake.state

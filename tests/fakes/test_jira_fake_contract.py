@@ -108,6 +108,8 @@ def test_malformed_requests_are_refused_and_recorded(jira: FakeJira, client: Jir
         },
     )
     assert bad_properties.status_code == 400
+    as_text = client.post(f"{P}/issue", data=b"{}", headers={"Content-Type": "text/plain"})
+    assert as_text.status_code == 415
     not_json = client.post(
         f"{P}/issue", data=b"{not json", headers={"Content-Type": "application/json"}
     )
@@ -117,7 +119,7 @@ def test_malformed_requests_are_refused_and_recorded(jira: FakeJira, client: Jir
     removed = client.get(f"{P}/search", params={"jql": "project = DEMO"})
     assert removed.status_code == 410
     assert "CHANGE-2046" in removed.json()["errorMessages"][0]
-    kinds = ["openapi", "openapi", "json", "unknown-endpoint", "removed"]
+    kinds = ["openapi", "openapi", "openapi", "json", "unknown-endpoint", "removed"]
     assert [v.kind for v in jira.violations] == kinds
 
 

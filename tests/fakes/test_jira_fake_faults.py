@@ -126,6 +126,14 @@ def test_answer_lost_by_a_timeout_after_the_create_succeeded(
     jira.faults.release_held()
 
 
+def test_a_5xx_after_the_create_succeeded(jira: FakeJira, client: JiraClient) -> None:
+    jira.faults.lose_answer("error", status=504)
+    answer = create(client)
+    assert answer.status_code == 504
+    assert [i.key for i in jira.issues()] == ["DEMO-1"]  # done all the same
+    assert jira.calls_to("POST", r"/issue$")[-1].status == 504
+
+
 def test_503_bursts_are_not_processed(jira: FakeJira, client: JiraClient) -> None:
     jira.faults.burst(2, 503, method="POST", path=r"/issue$", retry_after=3)
     answers = [create(client) for _ in range(3)]

@@ -22,6 +22,7 @@ class JiraError(Exception):
         self.status = status
         self.body: Any = {"errorMessages": list(messages), "errors": errors or {}}
         self.headers = headers or {}
+        self.req: Req | None = None  # the request it answers, once authenticated
 
 
 def not_found_issue() -> JiraError:

@@ -153,18 +153,30 @@ class Faults:
         path: str | None = CREATE_ISSUE,
         count: int = 1,
         skip: int = 0,
+        status: int = 502,
     ) -> Rule:
         """After a matching request SUCCEEDED (its effect is stored), lose its answer.
 
         ``mode="reset"`` resets the connection; ``mode="timeout"`` holds the answer (the client
         times out) until :meth:`release_held` or ``hold_seconds`` pass, then closes without
-        answering. By default it hits the next create (``POST /rest/api/3/issue``); ``skip``
+        answering; ``mode="error"`` answers ``status`` instead (a proxy's 502/503/504 after Jira
+        did the work). By default it hits the next create (``POST /rest/api/3/issue``); ``skip``
         lets that many successful matches through first.
         """
-        if mode not in ("reset", "timeout"):
-            raise ValueError("mode is 'reset' or 'timeout'")
+        if mode not in ("reset", "timeout", "error"):
+            raise ValueError("mode is 'reset', 'timeout' or 'error'")
+        body = {"errorMessages": ["Bad Gateway"], "errors": {}}
         return self._add(
-            Rule(method, re.compile(path) if path else None, mode, "after", count, skip=skip)
+            Rule(
+                method,
+                re.compile(path) if path else None,
+                "status" if mode == "error" else mode,
+                "after",
+                count,
+                skip=skip,
+                status=status,
+                body=body,
+            )
         )
 
     def revoke_token_after(self, calls: int, email: str | None = None) -> None:

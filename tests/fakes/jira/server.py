@@ -301,7 +301,7 @@ class FakeJira(JiraSetup):
                 self.violation(req, exc.kind, exc.messages)
                 if exc.kind == "unknown-endpoint":
                     raise JiraError(404, ["Not Found"]) from exc
-                if any("media type" in m.lower() for m in exc.messages):
+                if any("mimetype not found" in m.lower() for m in exc.messages):
                     raise JiraError(415, ["Unsupported Media Type"]) from exc
                 raise JiraError(400, exc.messages) from exc
             for verb, pattern, view in ROUTES:
@@ -315,7 +315,7 @@ class FakeJira(JiraSetup):
             raise JiraError(501, ["The fake Jira does not implement this endpoint."])
         except JiraError as err:
             err.headers = {**rate_headers, **err.headers}
-            err.req = req  # type: ignore[attr-defined]
+            err.req = req
             raise
 
     def _handle(self, handler: BaseHTTPRequestHandler, method: str) -> None:
@@ -333,13 +333,15 @@ class FakeJira(JiraSetup):
             )
         except JiraError as err:
             status, body, headers = err.status, err.body, err.headers
-            req = getattr(err, "req", None)
+            req = err.req
         except Exception as exc:  # a bug of the fake must show, not hang the client
             status, body, headers = 500, {"errorMessages": [f"fake Jira bug: {exc!r}"]}, {}
             self.response_problems.append(f"{method} {parts.path}: {exc!r}")
         after = None
         if status >= 0:
             after = self.faults.take("after", method, parts.path, ok=200 <= status < 300)
+        if after is not None and after.action == "status":
+            status, body, headers, after = after.status, after.body, dict(after.headers), None
         with self._lock:
             recorded = 0 if status < 0 or after is not None else status
             self.calls.append(

@@ -137,8 +137,12 @@ class Hub:
     # -- subscriptions --
 
     def register(self, sub: Subscription) -> None:
-        """Add a subscription (it starts replaying) and make sure the threads run."""
+        """Add a subscription (it starts replaying) and make sure the threads run; once the
+        process is shutting down the subscription starts closed (its stream ends at once)."""
         with self._lock:
+            if self.closing:
+                sub.closed = True
+                return
             self._subs.add(sub)
             self._ensure_running()
 

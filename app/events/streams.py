@@ -277,13 +277,13 @@ class _ReaderThread(threading.Thread):
 
 
 def _finish(ws: Any) -> None:
-    """Close the WebSocket; give the client a second to answer the close, then cut the
+    """Close the WebSocket; give the client half a second to answer the close, then cut the
     connection so the reader thread ends too."""
     with contextlib.suppress(Exception):  # already closed by either side
         ws.close()
     reader = getattr(ws, "thread", None)
     if reader is not None and reader is not threading.current_thread():
-        reader.join(timeout=1.0)
+        reader.join(timeout=0.5)
         if reader.is_alive():
             with contextlib.suppress(OSError):
                 ws.sock.shutdown(socket.SHUT_RDWR)

@@ -286,13 +286,18 @@ class Hub:
             self.app.config["JUNCTION_REDIS_URL"],
             self.redis_channel,
             self._on_message,
-            self._wake.set,  # catch up on anything published while we were not listening
+            self._catch_up,
             stop,
         )
 
     def _pg_listen(self, stop: threading.Event) -> None:
         url = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
-        notifiers.pg_listen(url, self.pg_channel, self._on_message, self._wake.set, stop)
+        notifiers.pg_listen(url, self.pg_channel, self._on_message, self._catch_up, stop)
+
+    def _catch_up(self) -> None:
+        # The listener (re)subscribed: read what was published while nobody listened.
+        self._read_log = True
+        self._wake.set()
 
     def _on_message(self, payload: bytes | str) -> None:
         try:

@@ -176,6 +176,13 @@ KEYS: tuple[Key, ...] = (
     Key("EVENTS_REDIS_CHANNEL", _to_str, "junction:events", "Redis pub/sub channel of wake-ups."),
     Key("EVENTS_PG_CHANNEL", _to_str, "junction_events", "PostgreSQL NOTIFY channel of wake-ups."),
     Key("EVENTS_PRUNE_INTERVAL", _positive(_to_int), 300, "Seconds between event-log pruning."),
+    Key(
+        "STREAMS_MAX_PER_WORKER",
+        _non_negative(_to_int),
+        None,
+        "Concurrent WebSocket/SSE streams per worker process (past it: 503 with Retry-After); "
+        "unset: the worker's threads less a quarter (at least one) kept for plain requests.",
+    ),
     Key("OPERATION_LEASE_SECONDS", _positive(_to_int), 30, "Lease of a running operation."),
     Key(
         "OPERATION_RUNNERS",

@@ -327,6 +327,8 @@ def main() -> int:
             "JUNCTION_LOG_LEVEL": "warning",
             "JUNCTION_ACCESS_LOG": "/dev/null",
             "JUNCTION_TEST_EVENTS_REDIS_CHANNEL": f"junction-bench:{tag}",
+            # The kernel spreads connections unevenly over the workers: let any one hold them all.
+            "JUNCTION_STREAMS_MAX_PER_WORKER": str(args.clients),
         }
         if redis_client is not None:
             env.update(JUNCTION_REDIS_URL=args.redis_url, JUNCTION_EVENTS_NOTIFIER="redis")

@@ -1,17 +1,21 @@
 """Events: the event log, its notifiers, subscriptions and the WebSocket/SSE streams.
 
 ``publish()`` appends an event to the ``events`` table in its own short transaction and then
-wakes subscribers. A wake-up carries only ``(channel, id)``: subscribers always read the events
-themselves from the log, so a lost notification delays an event (until the next low-rate poll)
-but never loses it, and a reconnecting client replays from the id it last saw.
+hands it to subscribers through the notifier, which carries the event itself (or only
+``(id, channel)`` when it is big). The log stays the source of truth: a gap in the ids makes a
+process read the log, so a lost notification delays an event (at worst until the next low-rate
+poll) but never loses it, and a reconnecting client replays from the id it last saw.
 
 The package, one job per module, each importing only the ones before it (no circle):
 
+- :mod:`~app.events.wire` — WebSocket frames encoded once per event, written without blocking;
 - :mod:`~app.events.log` — the ``events`` table, appending, reading, retention;
 - :mod:`~app.events.subscriptions` — a consumer's bounded queue with replay;
 - :mod:`~app.events.notifiers` — wake-ups between processes (memory, Redis, PostgreSQL);
 - :mod:`~app.events.hub` — one dispatcher per app and process; :func:`publish`,
   :func:`subscribe`;
+- :mod:`~app.events.access` — who may open a stream (channels, ids, Host, Origin) and the
+  per-worker stream cap;
 - :mod:`~app.events.streams` — WebSocket and SSE helpers for any route;
 - :mod:`~app.events.routes` — the core endpoints ``/ws/stream``, ``/api/events`` and
   ``/api/events/stream``.
@@ -23,6 +27,19 @@ from flask import Flask
 
 from app import scheduler
 from app.events import routes
+from app.events.access import (
+    CHANNEL_RE,
+    MAX_CHANNELS,
+    MAX_EVENT_ID,
+    STREAMS_OPEN,
+    StreamSlot,
+    check_websocket_origin,
+    open_stream,
+    parse_channels,
+    parse_event_id,
+    stream_limit,
+    stream_refusal,
+)
 from app.events.hub import Hub, close_streams, get_hub, publish, subscribe
 from app.events.log import (
     DISPATCH_PAGE,
@@ -36,19 +53,7 @@ from app.events.log import (
     read_after,
 )
 from app.events.notifiers import notifier_kind
-from app.events.streams import (
-    CHANNEL_RE,
-    MAX_CHANNELS,
-    MAX_EVENT_ID,
-    accept_websocket,
-    check_websocket_origin,
-    origin_allowed,
-    parse_channels,
-    parse_event_id,
-    request_origin_allowed,
-    sse_response,
-    stream_websocket,
-)
+from app.events.streams import accept_websocket, sse_response, stream_websocket
 from app.events.subscriptions import Subscription
 
 __all__ = [
@@ -57,11 +62,13 @@ __all__ = [
     "MAX_CHANNELS",
     "MAX_EVENT_ID",
     "REPLAY_PAGE",
+    "STREAMS_OPEN",
     "Event",
     "Gap",
     "Hub",
     "Item",
     "LogEvent",
+    "StreamSlot",
     "Subscription",
     "accept_websocket",
     "check_websocket_origin",
@@ -70,14 +77,15 @@ __all__ = [
     "head_id",
     "init_app",
     "notifier_kind",
-    "origin_allowed",
+    "open_stream",
     "parse_channels",
     "parse_event_id",
     "prune",
     "publish",
     "read_after",
-    "request_origin_allowed",
     "sse_response",
+    "stream_limit",
+    "stream_refusal",
     "stream_websocket",
     "subscribe",
 ]

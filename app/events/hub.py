@@ -1,9 +1,17 @@
 """The hub: one per app and process, it feeds the subscriptions and owns the notifier.
 
-A dispatcher thread reads new events of every followed channel once and hands them to the
-subscriptions' bounded queues; a full queue drops the event and records a *gap* that the consumer
-sees as a ``dropped`` notice (never silently). The notifier (:mod:`app.events.notifiers`) carries
-wake-ups between processes.
+One dispatcher thread per process hands new events of every followed channel to the
+subscriptions. On the hot path the event itself arrives through the notifier (the publishing
+process pushes it to its own dispatcher in memory, other processes get it over Redis pub/sub or
+PostgreSQL NOTIFY) and the log is not read: an event whose id follows the dispatcher's cursor is
+handed out at once. The log stays the source of truth: a gap in the ids (a notification lost,
+late, too big to carry the event, or from a process with another notifier), a bare wake-up and
+the low-rate safety-net poll all make the dispatcher read the log from its cursor instead, and
+replay (``last_event_id``) always reads the log.
+
+A full subscription queue drops the event and records a *gap* that the consumer sees as a
+``dropped`` notice (never silently). WebSocket subscriptions get live events written straight
+to their sockets by the dispatcher (:mod:`app.events.wire`), without waking their threads.
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import os
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -23,8 +32,16 @@ from sqlalchemy.engine import Engine
 from app import redislink
 from app.db import db, libpq_conninfo
 from app.events import notifiers
-from app.events.log import DISPATCH_PAGE, append, head_id, read_after
+from app.events.log import (
+    DISPATCH_PAGE,
+    LogEvent,
+    append_event,
+    head_id,
+    parse_notification,
+    read_after,
+)
 from app.events.subscriptions import Subscription
+from app.events.wire import FrameSink
 from app.redislink import LinkHealth
 from app.state import junction_state
 
@@ -54,6 +71,13 @@ class Hub:
         self._generation = 0
         self._dispatch_cursor = 0
         self._wake = threading.Event()
+        # Events pushed by notifications, and whether the log must be read on the next round.
+        self._inbox: deque[LogEvent] = deque()
+        self._read_log = True
+        #: New streams are refused once the process is shutting down.
+        self.closing = False
+        #: Streams (WebSocket or SSE) open in this process, counted by :meth:`open_stream`.
+        self.open_streams = 0
         self._stop: threading.Event | None = None
         self._pid = 0
         self._engine: Engine | None = None
@@ -88,25 +112,33 @@ class Hub:
 
     # -- publishing side --
 
-    def published(self, channel: str, event_id: int) -> None:
-        """An event was appended here: wake local subscribers and tell other processes."""
-        self.notified(channel, event_id)
+    def published(self, event: LogEvent) -> None:
+        """An event was appended here: hand it to local subscribers and tell other processes."""
+        self.pushed(event)
         if self.kind == "redis":
             # After a failure Redis is left alone for a few seconds: a cut link would otherwise
             # hold every publisher for the socket timeout.
             if not self._publish_health.healthy and time.monotonic() < self._publish_retry_at:
                 return
             try:
-                self._redis_client().publish(self.redis_channel, f"{event_id} {channel}")
+                self._redis_client().publish(self.redis_channel, event.notification())
             except Exception as exc:  # the event is in the log: polling delivers it anyway
                 self._publish_retry_at = time.monotonic() + PUBLISH_RETRY_AFTER
                 self._publish_health.failed(exc)
             else:
                 self._publish_health.ok()
 
+    def pushed(self, event: LogEvent) -> None:
+        """A notification carried ``event``: the dispatcher hands it out without reading the
+        log (unless its id leaves a gap)."""
+        if event.id > self._dispatch_cursor and self._stop is not None:
+            self._inbox.append(event)
+            self._wake.set()
+
     def notified(self, channel: str, event_id: int) -> None:
-        """A notification arrived (local or remote): wake the dispatcher if it cares."""
+        """A bare wake-up arrived (``id channel``): read the log if the dispatcher cares."""
         if channel in self._index and event_id > self._dispatch_cursor:
+            self._read_log = True
             self._wake.set()
 
     def _redis_client(self) -> Any:
@@ -122,8 +154,12 @@ class Hub:
     # -- subscriptions --
 
     def register(self, sub: Subscription) -> None:
-        """Add a subscription (it starts replaying) and make sure the threads run."""
+        """Add a subscription (it starts replaying) and make sure the threads run; once the
+        process is shutting down the subscription starts closed (its stream ends at once)."""
         with self._lock:
+            if self.closing:
+                sub.closed = True
+                return
             self._subs.add(sub)
             self._ensure_running()
 
@@ -150,6 +186,7 @@ class Hub:
                     self._generation += 1
                 self._index[channel].add(sub)
             sub._live = True
+        self._read_log = True
         self._wake.set()
         return True
 
@@ -177,6 +214,8 @@ class Hub:
         self._pid = os.getpid()
         stop = threading.Event()
         self._stop = stop
+        self._inbox.clear()
+        self._read_log = True
         threading.Thread(
             target=self._dispatch_loop, args=(stop,), name="junction-events-dispatch", daemon=True
         ).start()
@@ -198,25 +237,55 @@ class Hub:
                         self._stop = None
                     return
             try:
-                self._dispatch()
+                self._round()
                 failures = 0
             except Exception:
                 failures += 1
+                self._read_log = True
                 log.exception("events: reading the log failed (attempt %d)", failures)
                 stop.wait(min(30.0, poll * 2**failures))
                 continue
-            self._wake.wait(poll)
+            # Cleared before the next round drains the inbox, so no push is left waiting.
+            woken = self._wake.wait(poll)
             self._wake.clear()
+            if not woken:
+                self._read_log = True  # the safety net: a lost notification waits this long
+
+    def _round(self) -> None:
+        """Hand out the pushed events that follow the cursor; read the log when asked to or
+        when the pushed ids leave a gap."""
+        pushed: list[LogEvent] = []
+        while self._inbox:
+            pushed.append(self._inbox.popleft())
+        pushed.sort(key=lambda event: event.id)
+        for event in pushed:
+            if self._read_log:
+                self._read_log = False
+                self._dispatch()
+            with self._lock:
+                if event.id <= self._dispatch_cursor:
+                    continue  # already read from the log, or a duplicate
+                if event.id == self._dispatch_cursor + 1:
+                    for sub in self._index.get(event.channel, ()):
+                        sub.offer(event, direct=True)
+                    self._dispatch_cursor = event.id
+                    continue
+            # An id in between was not pushed (lost, late, or never notified): the log has it,
+            # and this event too, since it was committed before it was announced.
+            self._dispatch()
+        if self._read_log:
+            self._read_log = False
+            self._dispatch()
 
     def _dispatch(self) -> None:
-        """Read new events of the live channels and hand them to the subscriptions."""
+        """Read new events of the live channels from the log and hand them out."""
         while True:
             with self._lock:
                 channels = list(self._index)
                 generation = self._generation
                 after = self._dispatch_cursor
             if not channels:
-                return
+                return  # nobody is live; ``go_live`` moves the cursor to the first who is
             events, cursor = read_after(channels, after, DISPATCH_PAGE, self.engine)
             with self._lock:
                 for event in events:
@@ -234,26 +303,50 @@ class Hub:
             self.app.config["JUNCTION_REDIS_URL"],
             self.redis_channel,
             self._on_message,
-            self._wake.set,  # catch up on anything published while we were not listening
+            self._catch_up,
             stop,
             self._listen_health,
         )
 
     def _pg_listen(self, stop: threading.Event) -> None:
         url = libpq_conninfo(self.app.config["SQLALCHEMY_DATABASE_URI"])
-        notifiers.pg_listen(url, self.pg_channel, self._on_message, self._wake.set, stop)
+        notifiers.pg_listen(url, self.pg_channel, self._on_message, self._catch_up, stop)
+
+    def _catch_up(self) -> None:
+        # The listener (re)subscribed: read what was published while nobody listened.
+        self._read_log = True
+        self._wake.set()
 
     def _on_message(self, payload: bytes | str) -> None:
-        text = payload.decode() if isinstance(payload, bytes) else payload
-        number, _, channel = text.partition(" ")
         try:
-            self.notified(channel, int(number))
+            parsed = parse_notification(payload)
         except ValueError:
-            log.debug("events: ignoring malformed notification %r", text)
+            log.debug("events: ignoring malformed notification %r", payload[:200])
+            return
+        if isinstance(parsed, LogEvent):
+            self.pushed(parsed)
+        else:
+            self.notified(parsed[1], parsed[0])
 
-    def shutdown(self) -> None:
-        """Close every subscription and stop the threads (tests, embedding)."""
+    def open_stream(self, limit: int) -> bool:
+        """Count one more open stream unless ``limit`` are open or the process is closing."""
         with self._lock:
+            if self.closing or self.open_streams >= limit:
+                return False
+            self.open_streams += 1
+            return True
+
+    def close_stream(self) -> None:
+        """Count one stream less (each :meth:`open_stream` that succeeded, exactly once)."""
+        with self._lock:
+            self.open_streams -= 1
+
+    def shutdown(self, final: bool = False) -> None:
+        """Close every subscription (their streams end) and stop the threads; with ``final``
+        (the process is exiting) refuse new streams too."""
+        with self._lock:
+            if final:
+                self.closing = True
             subs = list(self._subs)
         for sub in subs:
             sub.close()
@@ -278,11 +371,12 @@ def get_hub(app: Flask | None = None) -> Hub:
     return hub
 
 
-def close_streams() -> None:
+def close_streams(final: bool = False) -> None:
     """Close every subscription of this process (its streams end, clients reconnect elsewhere
-    with their last id). For a worker that is shutting down, and for tests."""
+    with their last id). For a worker that is shutting down (``final``: new streams get 503
+    from now on), and for tests."""
     for hub in list(_HUBS):
-        hub.shutdown()
+        hub.shutdown(final)
 
 
 # -- publishing and subscribing ------------------------------------------------------------------
@@ -299,9 +393,9 @@ def publish(channel: str, type: str, data: dict, *, project: str | None = None) 
     hub = get_hub()
     payload = json.loads(json.dumps(data, default=str))  # fail here, not in a reader
     pg_notify = hub.pg_channel if hub.kind == "postgres" else None
-    event_id = append(channel, type, payload, project, pg_notify)
-    hub.published(channel, event_id)
-    return event_id
+    event = append_event(channel, type, payload, project, pg_notify)
+    hub.published(event)
+    return event.id
 
 
 def subscribe(
@@ -310,11 +404,13 @@ def subscribe(
     *,
     queue_size: int | None = None,
     wake: threading.Event | None = None,
+    sink: FrameSink | None = None,
 ) -> Subscription:
     """Follow ``channels`` from the event after ``after`` (``None``: from now on).
 
     Needs an app context. The subscription replays the log, then receives live events through a
-    queue of ``queue_size`` (default ``EVENTS_QUEUE_SIZE``) events.
+    queue of ``queue_size`` (default ``EVENTS_QUEUE_SIZE``) events, or straight into a
+    WebSocket's ``sink`` (see :class:`Subscription`).
     """
     channels = [c for c in dict.fromkeys(channels) if c]
     if not channels:
@@ -323,6 +419,6 @@ def subscribe(
     hub = get_hub(app)
     start = head_id(hub.engine) if after is None else max(int(after), 0)
     size = int(queue_size or app.config["JUNCTION_EVENTS_QUEUE_SIZE"])
-    sub = Subscription(hub, channels, start, size, wake)
+    sub = Subscription(hub, channels, start, size, wake, sink)
     hub.register(sub)
     return sub

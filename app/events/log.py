@@ -21,11 +21,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.db import UTCDateTime, db, utcnow
+from app.events.wire import text_frame
 
 log = logging.getLogger("app.events")
 
 REPLAY_PAGE = 500
 DISPATCH_PAGE = 1000
+# A notification carries the whole event when its JSON is at most this long (PostgreSQL's NOTIFY
+# payload limit is 8000 bytes); a bigger event is announced by id and read from the log.
+NOTIFY_PAYLOAD_LIMIT = 7900
 
 # One advisory-lock key for every append (a 64-bit hash, so it does not collide with the
 # scheduler's or the operations' locks).
@@ -76,10 +80,10 @@ _COLUMNS = (_table.c.id, _table.c.channel, _table.c.type, _table.c.data, _table.
 class LogEvent:
     """An event read from the log, shared by every subscription it is handed to.
 
-    The JSON text is made once (lazily) and reused for every WebSocket/SSE client.
+    The JSON text and the WebSocket frame are made once (lazily) and reused for every client.
     """
 
-    __slots__ = ("_json", "channel", "created_at", "data", "id", "project", "type")
+    __slots__ = ("_frame", "_json", "channel", "created_at", "data", "id", "project", "type")
 
     def __init__(
         self,
@@ -97,6 +101,22 @@ class LogEvent:
         self.project = project
         self.created_at = created_at
         self._json: str | None = None
+        self._frame: bytes | None = None
+
+    @classmethod
+    def from_json(cls, text: str) -> LogEvent:
+        """The event from its own :meth:`json` (as a notification carries it)."""
+        body = json.loads(text)
+        event = cls(
+            int(body["id"]),
+            str(body["channel"]),
+            str(body["type"]),
+            body["data"],
+            body["project"],
+            dt.datetime.fromisoformat(body["created_at"]),
+        )
+        event._json = text
+        return event
 
     def as_dict(self) -> dict[str, Any]:
         """``{id, channel, type, data, project, created_at}`` (created_at in ISO 8601)."""
@@ -114,6 +134,32 @@ class LogEvent:
         if self._json is None:
             self._json = json.dumps(self.as_dict(), separators=(",", ":"), default=str)
         return self._json
+
+    def frame(self) -> bytes:
+        """The event as one WebSocket text frame (cached; the same bytes for every client)."""
+        if self._frame is None:
+            self._frame = text_frame(self.json())
+        return self._frame
+
+    def notification(self) -> str:
+        """What a notifier carries: the event's JSON, or ``"<id> <channel>"`` when too big."""
+        text = self.json()
+        if len(text) <= NOTIFY_PAYLOAD_LIMIT:
+            return text
+        return f"{self.id} {self.channel}"
+
+
+def parse_notification(payload: bytes | str) -> LogEvent | tuple[int, str]:
+    """A notification's event (when it carries one) or its ``(id, channel)``; ``ValueError``
+    when it is neither."""
+    text = payload.decode() if isinstance(payload, bytes) else payload
+    if text.startswith("{"):
+        try:
+            return LogEvent.from_json(text)
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"not an event: {exc}") from None
+    number, _, channel = text.partition(" ")
+    return int(number), channel
 
 
 class Gap:
@@ -143,12 +189,21 @@ Item = LogEvent | Gap
 def append(
     channel: str, type: str, data: Any, project: str | None, pg_notify: str | None = None
 ) -> int:
-    """Append one event in its own transaction and return its id.
+    """Append one event in its own transaction and return its id (see :func:`append_event`)."""
+    return append_event(channel, type, data, project, pg_notify).id
 
-    ``pg_notify`` names the PostgreSQL channel to ``NOTIFY`` inside the same transaction (so the
-    wake-up is delivered at commit, never for a rollback).
+
+def append_event(
+    channel: str, type: str, data: Any, project: str | None, pg_notify: str | None = None
+) -> LogEvent:
+    """Append one event in its own transaction and return it as subscribers receive it.
+
+    ``data`` must already be plain JSON (``publish`` normalises it). ``pg_notify`` names the
+    PostgreSQL channel to ``NOTIFY`` inside the same transaction (so the notification is
+    delivered at commit, never for a rollback); it carries the event itself when small.
     """
     engine = db.engine
+    created_at = utcnow()
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
             # Serialise appends: the id is drawn while holding the lock and the lock is released
@@ -156,12 +211,13 @@ def append(
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_APPEND_LOCK_KEY)))
         event_id = conn.execute(
             _table.insert()
-            .values(channel=channel, type=type, data=data, project=project, created_at=utcnow())
+            .values(channel=channel, type=type, data=data, project=project, created_at=created_at)
             .returning(_table.c.id)
         ).scalar_one()
+        event = LogEvent(int(event_id), channel, type, data, project, created_at)
         if pg_notify is not None:
-            conn.execute(sa.select(sa.func.pg_notify(pg_notify, f"{event_id} {channel}")))
-    return int(event_id)
+            conn.execute(sa.select(sa.func.pg_notify(pg_notify, event.notification())))
+    return event
 
 
 def head_id(engine: Engine | None = None) -> int:

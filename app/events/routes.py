@@ -150,6 +150,12 @@ SSE_EVENT_SCHEMA: dict[str, Any] = {
     ),
 )
 @api_blp.alt_response(403, schema="Problem", description="Origin not allowed.")
+@api_blp.alt_response(
+    503,
+    schema="Problem",
+    description="This worker holds its stream limit or is shutting down; retry after "
+    "`Retry-After` seconds.",
+)
 def stream_events(channel: list[str], last_event_id: int | None = None) -> Response:
     """Stream the channels as server-sent events, resuming after ``Last-Event-ID``."""
     header = parse_event_id(request.headers.get("Last-Event-ID"), "Last-Event-ID")

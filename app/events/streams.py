@@ -1,153 +1,104 @@
-"""Live streams of the event log: WebSocket and SSE helpers, and the request helpers they share.
+"""Live streams of the event log: WebSocket and SSE, for the core's routes and for plugins'.
 
 Plugins serve their own stream routes with :func:`stream_websocket` (inside a flask-sock route,
 or through :func:`accept_websocket` to validate before the handshake) and :func:`sse_response`.
 Both replay from the client's last event id, send heartbeats, use a bounded queue that reports
-``dropped`` events, and refuse foreign ``Origin``\\s. Authentication is the API's own: the
-``before_request`` of :mod:`app.auth` covers ``/ws/`` (with the ``access_token`` query parameter
-for browsers) and ``/api/``.
+``dropped`` events, refuse foreign ``Host``\\s and ``Origin``\\s (:mod:`app.events.access`),
+count against the worker's stream cap (503 with ``Retry-After`` past it) and end when the worker
+shuts down (:func:`~app.events.hub.close_streams`). A client that goes away is noticed within
+about a second (SSE: the socket is checked for the peer's close; WebSocket: its reader sees it,
+and protocol pings find a silent one). Authentication is the API's own: the ``before_request``
+of :mod:`app.auth` covers ``/ws/`` (with the ``access_token`` query parameter for browsers) and
+``/api/``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
-import re
+import select
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
-from flask import Response, current_app, has_request_context, request
+from flask import Response, current_app, g, has_request_context, request
 
-from app.errors import Forbidden, ValidationFailed, field_error, problem
+from app.errors import JunctionError, ServiceUnavailable, ValidationFailed
+from app.events.access import (
+    CHANNEL_RE,
+    MAX_CHANNELS,
+    MAX_EVENT_ID,
+    StreamSlot,
+    check_websocket_origin,
+    open_stream,
+    parse_channels,
+    parse_event_id,
+    stream_refusal,
+)
 from app.events.hub import subscribe
-from app.events.log import Gap, Item, head_id
+from app.events.log import Gap, Item, LogEvent, head_id
 from app.events.subscriptions import Subscription
+from app.events.wire import FrameSink, text_frame
+from app.jsonparse import parse_json
 
-CHANNEL_RE = re.compile(r"^[A-Za-z0-9_.:/@-]{1,255}$")
-MAX_CHANNELS = 50
-MAX_EVENT_ID = 2**63 - 1
+__all__ = [
+    "CHANNEL_RE",
+    "MAX_CHANNELS",
+    "MAX_EVENT_ID",
+    "accept_websocket",
+    "check_websocket_origin",
+    "parse_channels",
+    "parse_event_id",
+    "sse_response",
+    "stream_websocket",
+]
+
+log = logging.getLogger("app.events")
+
 POLICY_VIOLATION = 1008
 GOING_AWAY = 1001
-
-
-# -- request helpers -----------------------------------------------------------------------------
-
-
-def parse_channels(values: Iterable[str]) -> list[str]:
-    """Channel names from repeated and/or comma-separated values; raises 422 when invalid."""
-    channels: list[str] = []
-    for value in values:
-        channels.extend(part.strip() for part in str(value).split(",") if part.strip())
-    channels = list(dict.fromkeys(channels))
-    if not channels:
-        raise ValidationFailed(
-            "Name at least one channel: ?channel=projects (repeat it or separate with commas).",
-            errors=[field_error("channel", "At least one channel is required.", "required")],
-        )
-    if len(channels) > MAX_CHANNELS:
-        raise ValidationFailed(
-            f"At most {MAX_CHANNELS} channels per stream.",
-            errors=[field_error("channel", f"At most {MAX_CHANNELS} channels.", "too_many")],
-        )
-    bad = [c for c in channels if not CHANNEL_RE.match(c)]
-    if bad:
-        raise ValidationFailed(
-            f"Invalid channel name {bad[0]!r}: use letters, digits and _ . : / @ -.",
-            errors=[field_error("channel", "Invalid channel name.", "invalid")],
-        )
-    return channels
-
-
-def parse_event_id(value: str | None, field: str) -> int | None:
-    """An event id from a header or query value (``None`` when absent); raises 422 if invalid."""
-    if value is None or not value.strip():
-        return None
-    try:
-        number = int(value.strip())
-    except ValueError:
-        number = -1
-    if not 0 <= number <= MAX_EVENT_ID:
-        raise ValidationFailed(
-            f"{field} must be a non-negative integer event id.",
-            errors=[field_error(field, "Not a valid event id.", "invalid")],
-        )
-    return number
-
-
-def _host_port(netloc: str, scheme: str) -> tuple[str, int | None]:
-    parsed = urlsplit(f"//{netloc}")
-    default = {"http": 80, "https": 443, "ws": 80, "wss": 443}.get(scheme)
-    try:
-        port = parsed.port or default
-    except ValueError:
-        return "", None
-    return (parsed.hostname or "").lower(), port
-
-
-def origin_allowed(origin: str | None, host: str, allowed: Iterable[str]) -> bool:
-    """Whether a browser ``Origin`` may open a stream on ``host``.
-
-    No ``Origin`` (non-browser clients) is allowed; otherwise the origin must name the same host
-    and port as the request, or be listed in ``JUNCTION_ALLOWED_ORIGINS`` (``*`` allows all).
-    """
-    if origin is None:
-        return True
-    allowed = [a.strip().rstrip("/").lower() for a in allowed]
-    origin = origin.strip().rstrip("/").lower()
-    if "*" in allowed or origin in allowed:
-        return True
-    parts = urlsplit(origin)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        return False  # "null" and other opaque origins
-    mine = _host_port(parts.netloc, parts.scheme)
-    return mine[0] != "" and mine == _host_port(host, parts.scheme)
-
-
-def request_origin_allowed() -> bool:
-    """:func:`origin_allowed` for the current request."""
-    allowed = current_app.config.get("JUNCTION_ALLOWED_ORIGINS") or []
-    return origin_allowed(request.headers.get("Origin"), request.host, allowed)
-
-
-def check_websocket_origin() -> Response | None:
-    """``before_request``: refuse a WebSocket handshake from a foreign Origin (any path), before
-    the connection is accepted, so plugins' flask-sock routes are covered too."""
-    if request.headers.get("Upgrade", "").lower() != "websocket":
-        return None
-    if request_origin_allowed():
-        return None
-    return problem(
-        403,
-        "This Origin may not open streams here; add it to JUNCTION_ALLOWED_ORIGINS.",
-        code="ORIGIN_NOT_ALLOWED",
-    )
+INTERNAL_ERROR = 1011
+TRY_AGAIN_LATER = 1013
+#: Client messages are tiny (a resume id, a ping); a bigger one closes the socket (1009).
+MAX_CLIENT_MESSAGE = 64 * 1024
+#: How often an SSE stream checks whether its client has closed the connection.
+DEAD_CLIENT_CHECK_SECONDS = 1.0
+_SLOT = "junction_stream_slot"
 
 
 # -- WebSocket -----------------------------------------------------------------------------------
 
 
-def _send(ws: Any, payload: dict[str, Any] | str) -> None:
-    ws.send(payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":")))
+def _dumps(payload: dict[str, Any]) -> str:
+    return json.dumps(payload, separators=(",", ":"))
 
 
-def _resume_message(message: Any) -> tuple[bool, int | None]:
-    """``(is_resume, last_event_id)`` for a client message ``{"last_event_id": N}``."""
+def _parse_client_message(message: Any) -> tuple[str, Any]:
+    """A client message as ``("resume", id or None)``, ``("ping", None)`` or
+    ``("error", problem fields)``. Parsed with the API's limits, so no message can raise."""
+    if isinstance(message, str) and message.strip().lower() == "ping":
+        return "ping", None
     try:
-        body = json.loads(message)
-    except (TypeError, ValueError):
-        return False, None
-    if not isinstance(body, dict) or "last_event_id" not in body:
-        return False, None
-    value = body["last_event_id"]
-    if value is None:
-        return True, None
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError("last_event_id must be an integer")
-    return True, parse_event_id(str(value), "last_event_id")
+        body = parse_json(message)
+        if isinstance(body, dict) and "last_event_id" in body:
+            value = body["last_event_id"]
+            if value is None:
+                return "resume", None
+            if isinstance(value, bool) or not isinstance(value, int | str):
+                raise ValidationFailed("last_event_id must be a non-negative integer event id.")
+            return "resume", parse_event_id(str(value), "last_event_id")
+    except JunctionError as exc:
+        return "error", {"code": exc.code, "detail": exc.detail}
+    if isinstance(body, dict) and body.get("type") == "ping":
+        return "ping", None
+    return "error", {
+        "code": "UNKNOWN_MESSAGE",
+        "detail": 'send {"last_event_id": N} or {"type": "ping"}',
+    }
 
 
 def stream_websocket(
@@ -166,9 +117,10 @@ def stream_websocket(
     ``{id, channel, type, data, project, created_at}`` in id order; ``{"type": "heartbeat"}``
     after ``heartbeat`` seconds without traffic; ``{"type": "dropped", "count", "next_id"}`` when
     the client fell more than the queue size behind (send ``{"last_event_id": next_id - 1}`` to
-    replay them); ``{"type": "replay", "last_event_id"}`` acknowledging such a request. Control
-    messages have no ``channel`` member. Client → server: ``{"last_event_id": N}`` (as the first
-    message: where to resume; later: rewind), ``{"type": "ping"}``.
+    replay them); ``{"type": "replay", "last_event_id"}`` acknowledging such a request;
+    ``{"type": "pong"}``; ``{"type": "error", "code", "detail"}`` for a message it could not use.
+    Control messages have no ``channel`` member. Client → server: ``{"last_event_id": N}`` (as
+    the first message: where to resume; later: rewind), ``{"type": "ping"}`` (or ``ping``).
 
     Without ``last_event_id`` (argument or ``?last_event_id=``) the server waits up to
     ``resume_wait`` seconds for the client's first message before streaming; events published
@@ -180,9 +132,11 @@ def stream_websocket(
     resume_wait = float(
         app.config["JUNCTION_EVENTS_WS_RESUME_WAIT"] if resume_wait is None else resume_wait
     )
+    slot: StreamSlot | None = None
     if has_request_context():
-        if not request_origin_allowed():
-            ws.close(POLICY_VIOLATION, "origin not allowed")
+        refused = stream_refusal()
+        if refused is not None:
+            ws.close(POLICY_VIOLATION, refused.code.lower().replace("_", " "))
             return
         if last_event_id is None:
             try:
@@ -190,74 +144,97 @@ def stream_websocket(
             except ValidationFailed as exc:
                 ws.close(POLICY_VIOLATION, exc.detail[:120])
                 return
+        if g.get(_SLOT) is None:  # a plugin's flask-sock route: count the stream here
+            try:
+                slot = open_stream("websocket")
+            except ServiceUnavailable as exc:
+                ws.close(TRY_AGAIN_LATER, exc.detail[:120])
+                return
+    try:
+        _run_websocket(ws, channels, last_event_id, heartbeat, queue_size, resume_wait)
+    finally:
+        if slot is not None:
+            slot.release()
+
+
+def _run_websocket(
+    ws: Any,
+    channels: list[str],
+    last_event_id: int | None,
+    heartbeat: float,
+    queue_size: int | None,
+    resume_wait: float,
+) -> None:
+    sink = FrameSink.wrap(ws)
     head = head_id()
     start = head if last_event_id is None else last_event_id
-    _send(ws, {"type": "hello", "channels": channels, "last_event_id": start, "pid": os.getpid()})
-    pending: list[Any] = []
+    hello = {"type": "hello", "channels": channels, "last_event_id": start, "pid": os.getpid()}
+    sink.send_text(_dumps(hello))
+    pending: list[tuple[str, Any]] = []
     if last_event_id is None and resume_wait > 0:
         first = ws.receive(timeout=resume_wait)
         if first is not None:
-            try:
-                is_resume, value = _resume_message(first)
-            except (ValueError, ValidationFailed) as exc:
-                _send(ws, {"type": "error", "detail": str(exc)})
-                is_resume, value = False, None
-            if is_resume:
+            kind, value = _parse_client_message(first)
+            if kind == "resume":
                 start = head if value is None else value
             else:
-                pending.append(first)
+                pending.append((kind, value))
 
+    # Waiting on the WebSocket's own wake-up event (shared with the subscription) means one
+    # thread notices new events, client messages and the client's departure without polling.
     wake = ws.event if isinstance(getattr(ws, "event", None), threading.Event) else None
-    sub = subscribe(channels, start, queue_size=queue_size, wake=wake)
+    sub = subscribe(channels, start, queue_size=queue_size, wake=wake, sink=sink)
     try:
-        _serve(ws, sub, heartbeat, pending)
+        _serve(ws, sink, sub, heartbeat, pending)
     except OSError:
         pass  # the client vanished mid-send: nothing to tell it
     finally:
         sub.close()
 
 
-def _serve(ws: Any, sub: Subscription, heartbeat: float, pending: list[Any]) -> None:
-    # Waiting on the WebSocket's own wake-up event (shared with the subscription) means one
-    # thread notices both new events and client messages without polling.
-    quiet_until = time.monotonic() + heartbeat
-    while ws.connected and not sub.closed:
-        items = sub.get_items(timeout=max(0.0, quiet_until - time.monotonic()))
-        for item in items:
-            _send(ws, item.json())
+def _frame(item: Item) -> bytes:
+    return item.frame() if isinstance(item, LogEvent) else text_frame(item.json())
+
+
+def _serve(
+    ws: Any, sink: FrameSink, sub: Subscription, heartbeat: float, pending: list[tuple[str, Any]]
+) -> None:
+    # Live events mostly reach the socket from the hub's thread (see app.events.wire); this
+    # thread replays, sends what was queued, answers the client and keeps the heartbeat.
+    while ws.connected and not sub.closed and not sink.broken:
+        sink.flush()
+        quiet = max(0.0, sink.last_write + heartbeat - time.monotonic())
+        items = sub.get_items(timeout=0.0 if pending else quiet)
         if items:
-            quiet_until = time.monotonic() + heartbeat
+            try:
+                sink.write(b"".join(_frame(item) for item in items))
+            finally:
+                sub.sent()
         while True:
-            message = pending.pop(0) if pending else ws.receive(timeout=0)
-            if message is None:
-                break
-            _handle_client_message(ws, sub, message)
-        if time.monotonic() >= quiet_until:
-            _send(ws, {"type": "heartbeat", "ts": time.time()})
-            quiet_until = time.monotonic() + heartbeat
+            if pending:
+                kind, value = pending.pop(0)
+            else:
+                message = ws.receive(timeout=0)
+                if message is None:
+                    break
+                kind, value = _parse_client_message(message)
+            _answer(sink, sub, kind, value)
+        if time.monotonic() - sink.last_write >= heartbeat:
+            sink.send_text(_dumps({"type": "heartbeat", "ts": time.time()}))
     if sub.closed and ws.connected:
+        sink.seal()
         ws.close(GOING_AWAY, "server shutting down")
 
 
-def _handle_client_message(ws: Any, sub: Subscription, message: Any) -> None:
-    try:
-        is_resume, value = _resume_message(message)
-    except (ValueError, ValidationFailed) as exc:
-        _send(ws, {"type": "error", "detail": str(exc)})
-        return
-    if is_resume:
+def _answer(sink: FrameSink, sub: Subscription, kind: str, value: Any) -> None:
+    if kind == "resume":
         after = head_id(sub.hub.engine) if value is None else value
         sub.seek(after)
-        _send(ws, {"type": "replay", "last_event_id": after})
-        return
-    try:
-        body = json.loads(message)
-    except (TypeError, ValueError):
-        body = None
-    if isinstance(body, dict) and body.get("type") == "ping":
-        _send(ws, {"type": "pong", "ts": time.time()})
+        sink.send_text(_dumps({"type": "replay", "last_event_id": after}))
+    elif kind == "ping":
+        sink.send_text(_dumps({"type": "pong", "ts": time.time()}))
     else:
-        _send(ws, {"type": "error", "detail": 'send {"last_event_id": N} or {"type": "ping"}'})
+        sink.send_text(_dumps({"type": "error", **value}))
 
 
 class _WebSocketResponse(Response):
@@ -277,21 +254,67 @@ class _WebSocketResponse(Response):
         return []
 
 
+def _server_options() -> dict[str, Any]:
+    """simple-websocket's options: protocol pings find a client that vanished silently (one
+    unanswered ping closes the socket), and client messages are size-limited.
+    ``SOCK_SERVER_OPTIONS`` (flask-sock's setting) overrides them."""
+    beat = float(current_app.config["JUNCTION_EVENTS_HEARTBEAT_SECONDS"])
+    options: dict[str, Any] = {
+        "ping_interval": max(1.0, beat),
+        "max_message_size": MAX_CLIENT_MESSAGE,
+    }
+    options.update(current_app.config.get("SOCK_SERVER_OPTIONS") or {})
+    return options
+
+
+class _ReaderThread(threading.Thread):
+    """simple-websocket's reader thread, as a daemon: a client that never answers the close
+    handshake must not keep an exiting worker alive."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["daemon"] = True
+        super().__init__(*args, **kwargs)
+
+
+def _finish(ws: Any) -> None:
+    """Close the WebSocket; give the client half a second to answer the close, then cut the
+    connection so the reader thread ends too."""
+    with contextlib.suppress(Exception):  # already closed by either side
+        ws.close()
+    reader = getattr(ws, "thread", None)
+    if reader is not None and reader is not threading.current_thread():
+        reader.join(timeout=0.5)
+        if reader.is_alive():
+            with contextlib.suppress(OSError):
+                ws.sock.shutdown(socket.SHUT_RDWR)
+
+
 def accept_websocket(handler: Callable[[Any], None]) -> Response:
     """Complete the handshake, run ``handler(ws)`` and close; return it from a view declared
     with ``websocket=True``. Validate the request before calling this to answer errors as
-    plain HTTP (the handshake then fails with that status)."""
+    plain HTTP (the handshake then fails with that status); past the worker's stream cap this
+    raises the 503 problem before the handshake too."""
     from simple_websocket import ConnectionClosed, Server
 
-    ws = Server(request.environ, **current_app.config.get("SOCK_SERVER_OPTIONS", {}))
+    slot = open_stream("websocket")
+    g.setdefault(_SLOT, slot)
+    try:
+        ws = Server(request.environ, thread_class=_ReaderThread, **_server_options())
+    except BaseException:
+        slot.release()
+        raise
     try:
         handler(ws)
-    except ConnectionClosed:
-        pass
-    except OSError:
-        pass  # the client vanished mid-send
-    with contextlib.suppress(Exception):  # already closed by either side
-        ws.close()
+    except (ConnectionClosed, OSError):
+        pass  # the client left, or vanished mid-send
+    except Exception:
+        # Never let an error become an HTTP 500 written onto the upgraded socket.
+        log.exception("events: WebSocket stream failed")
+        with contextlib.suppress(Exception):
+            ws.close(INTERNAL_ERROR, "internal error")
+    finally:
+        slot.release()
+    _finish(ws)
     return _WebSocketResponse(ws.mode)
 
 
@@ -306,6 +329,28 @@ def _sse_lines(item: Item) -> str:
     return f"id: {item.id}\ndata: {item.json()}\n\n"
 
 
+def _client_socket(environ: dict[str, Any]) -> socket.socket | None:
+    sock = environ.get("gunicorn.socket") or environ.get("werkzeug.socket")
+    return sock if type(sock) is socket.socket else None
+
+
+def client_gone(sock: socket.socket | None) -> bool:
+    """Whether the client closed its end of ``sock`` (a stream's client sends nothing, so a
+    readable socket with nothing to read means it hung up). Unknown sockets never count."""
+    if sock is None:
+        return False
+    try:
+        poller = select.poll()
+        poller.register(sock, select.POLLIN | select.POLLHUP | select.POLLERR)
+        if not poller.poll(0):
+            return False
+        return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except (OSError, ValueError):
+        return True
+
+
 def sse_response(
     channels: Iterable[str],
     last_event_id: int | None = None,
@@ -318,40 +363,53 @@ def sse_response(
     Resumes after ``last_event_id``, else the ``Last-Event-ID`` header, else the
     ``last_event_id`` query parameter, else from now. Every event is ``id: N`` plus
     ``data: <event JSON>``; a ``dropped`` notice is data without id; heartbeats are comments.
+    Raises the 400/403 problem of a foreign Host/Origin, and 503 past the worker's stream cap.
     """
     channels = list(dict.fromkeys(channels))
-    if not request_origin_allowed():
-        raise Forbidden(
-            "This Origin may not open streams here; add it to JUNCTION_ALLOWED_ORIGINS.",
-            code="ORIGIN_NOT_ALLOWED",
-        )
+    refused = stream_refusal()
+    if refused is not None:
+        raise refused
     if last_event_id is None:
         last_event_id = parse_event_id(request.headers.get("Last-Event-ID"), "Last-Event-ID")
     if last_event_id is None:
         last_event_id = parse_event_id(request.args.get("last_event_id"), "last_event_id")
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     beat = float(heartbeat or app.config["JUNCTION_EVENTS_HEARTBEAT_SECONDS"])
-    sub = subscribe(channels, last_event_id, queue_size=queue_size)
+    slot = open_stream("sse")
+    try:
+        sub = subscribe(channels, last_event_id, queue_size=queue_size)
+    except BaseException:
+        slot.release()
+        raise
+    sock = _client_socket(request.environ)
 
     def generate() -> Iterator[str]:
         try:
             # The retry hint and a comment go out at once so proxies and clients see the
             # stream open before the first event.
             yield f"retry: 3000\n: stream from {sub.cursor}\n\n"
-            quiet_until = time.monotonic() + beat
+            now = time.monotonic()
+            quiet_until, check_at = now + beat, now + DEAD_CLIENT_CHECK_SECONDS
             while not sub.closed:
-                items = sub.get_items(timeout=max(0.0, quiet_until - time.monotonic()))
+                items = sub.get_items(timeout=max(0.0, min(quiet_until, check_at) - now))
                 if items:
                     yield "".join(_sse_lines(item) for item in items)
                     quiet_until = time.monotonic() + beat
-                elif time.monotonic() >= quiet_until:
+                now = time.monotonic()
+                if now >= check_at:
+                    if client_gone(sock):
+                        return  # frees the thread now, not at the next failing write
+                    check_at = now + DEAD_CLIENT_CHECK_SECONDS
+                if now >= quiet_until:
                     yield ": heartbeat\n\n"
-                    quiet_until = time.monotonic() + beat
+                    quiet_until = now + beat
         finally:
             sub.close()
+            slot.release()
 
     response = Response(generate(), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # nginx: do not buffer the stream
     response.call_on_close(sub.close)
+    response.call_on_close(slot.release)
     return response

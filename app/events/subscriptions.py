@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from sqlalchemy.engine import Engine
 
 from app.events.log import REPLAY_PAGE, Gap, Item, LogEvent, read_after
+from app.events.wire import FrameSink
 
 
 class Feed(Protocol):
@@ -35,6 +36,11 @@ class Subscription:
     Use :meth:`get` (a batch, waiting up to ``timeout``) or iterate (blocking forever; items are
     event dicts and ``{"type": "dropped", "count", "next_id"}`` notices). Close it when done.
     Not thread-safe for several consumers; the hub feeds it from its own thread.
+
+    With a ``sink`` (a WebSocket's :class:`~app.events.wire.FrameSink`) the hub writes live
+    events straight to the client's socket while nothing is queued or being sent, and queues
+    them otherwise; the consumer then sends what :meth:`get_items` returns and calls
+    :meth:`sent`, and the order on the wire stays the order of ids.
     """
 
     def __init__(
@@ -44,6 +50,7 @@ class Subscription:
         after: int,
         queue_size: int,
         wake: threading.Event | None = None,
+        sink: FrameSink | None = None,
     ) -> None:
         self.hub = hub
         self.channels = frozenset(channels)
@@ -59,15 +66,34 @@ class Subscription:
         # The consumer may share its wake-up event (a WebSocket wakes on incoming messages too).
         self._wake = wake or threading.Event()
         self._live = False
+        self._sink = sink if sink is not None and sink.direct else None
+        # The consumer holds items taken from the queue and not yet written.
+        self._sending = False
 
     # -- hub side --
 
-    def offer(self, event: LogEvent) -> None:
-        """Queue ``event`` (called by the hub's dispatcher); a full queue records a gap."""
+    def offer(self, event: LogEvent, direct: bool = False) -> None:
+        """Queue ``event`` (called by the hub's dispatcher); a full queue records a gap.
+
+        ``direct``: the event was pushed by a notification (not read from the log), so with a
+        sink it goes straight to the client's socket when nothing is queued before it. Events
+        read from the log (gaps, polls, bursts) always pass through the bounded queue.
+        """
         if event.id <= self.cursor:
             return
         with self._lock:
             self.cursor = event.id
+            sink = self._sink
+            if (
+                direct
+                and sink is not None
+                and not self._queue
+                and not self._sending
+                and sink.try_write(event.frame())
+            ):
+                if sink.pending or sink.broken:
+                    self._wake.set()  # the consumer finishes the frame or notices the end
+                return
             if self._queued_events >= self.queue_size:
                 self.dropped += 1
                 last = self._queue[-1] if self._queue else None
@@ -129,10 +155,17 @@ class Subscription:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def sent(self) -> None:
+        """The consumer has written the items it took: the hub may write directly again."""
+        with self._lock:
+            self._sending = False
+
     def _drain(self) -> list[Item]:
         items = list(self._queue)
         self._queue.clear()
         self._queued_events = 0
+        if items and self._sink is not None:
+            self._sending = True
         return items
 
     def _replay(self) -> list[Item]:

@@ -76,17 +76,13 @@ _sock = Sock()
 @ws_bp.before_request
 def _check_ws_request() -> Any:
     """Refuse before the upgrade: foreign browser origins (403) and unknown operations (404)."""
-    if not _origin_allowed():
-        return problem(403, "This Origin may not open Junction streams.", code="ORIGIN_NOT_ALLOWED")
+    refused = events.stream_refusal()  # the events streams' rule: every stream alike
+    if refused is not None:
+        return problem(refused.status, refused.detail, code=refused.code)
     operation_id = (request.view_args or {}).get("operation_id")
     if operation_id is not None and db.session.get(Operation, operation_id) is None:
         return problem(404, f"No operation with id {operation_id!r}.")
     return None
-
-
-def _origin_allowed() -> bool:
-    # The events streams' rule, so every stream treats origins alike.
-    return events.request_origin_allowed()
 
 
 @_sock.route("/ws/operations/<string:operation_id>", bp=ws_bp)

@@ -252,15 +252,20 @@ def _after_fork_in_child() -> None:
             log.exception("scheduler: after-fork reset failed")
 
 
-def _stop_all_at_exit() -> None:
+def stop_all(wait: bool = False) -> None:
+    """Step down from leadership and stop the scheduler of every app in this process, and take
+    no part in the election again (a gunicorn worker that is exiting: its ``worker_exit`` and
+    ``worker_int`` hooks call this, so a standby takes over at once and no job is submitted
+    while the interpreter shuts down)."""
     for service in list(_LIVE):
         with contextlib.suppress(Exception):
+            service.armed_for_fork = False
             if service.election is not None and service.election.pid == os.getpid():
-                service.stop()
+                service.stop(wait=wait)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
-atexit.register(_stop_all_at_exit)
+atexit.register(stop_all)
 
 
 # -- public helpers ---------------------------------------------------------------------------

@@ -289,3 +289,35 @@ def test_close_streams_ends_subscriptions(app):
         sub = events.subscribe([_channel()])
         events.close_streams()
         assert sub.closed and sub.get(timeout=0) == []
+
+
+def test_a_pushed_event_after_an_unannounced_one_reads_the_gap_from_the_log(make_app):
+    """Notifications carry events, but the log decides: an id nobody announced is read from it,
+    and a notification whose event is already delivered is ignored."""
+    app = _quiet(make_app({"JUNCTION_EVENTS_NOTIFIER": "memory"}))
+    channel = _channel()
+    with app.app_context(), events.subscribe([channel]) as sub:
+        _go_live(sub)
+        silent = _insert_silently(app, channel, 2)  # appended, announced to nobody
+        announced = events.publish(channel, "pushed", {})
+        got = _collect(sub, 3, timeout=5)  # the 60 s poll cannot explain a prompt delivery
+        assert [e["id"] for e in got] == [*silent, announced]
+        hub = events.get_hub(app)
+        with app.app_context():
+            replayed = events.read_after([channel], silent[0], 10)[0][-1]
+        hub.pushed(replayed)  # a late duplicate notification
+        assert sub.get(timeout=0.3) == []
+
+
+def test_notifications_carry_the_event_unless_it_is_big(app):
+    from app.events.log import LogEvent, parse_notification
+
+    channel = _channel()
+    with app.app_context():
+        small = events.publish(channel, "e", {"x": 1})
+        big = events.publish(channel, "e", {"x": "y" * 10_000})
+        rows = {e.id: e for e in events.read_after([channel], small - 1, 10)[0]}
+    carried = parse_notification(rows[small].notification().encode())
+    assert isinstance(carried, LogEvent)
+    assert carried.as_dict() == rows[small].as_dict()
+    assert parse_notification(rows[big].notification()) == (big, channel)

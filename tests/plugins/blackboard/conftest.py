@@ -1,0 +1,39 @@
+"""Fixtures of the blackboard tests: the plugin plus a test plugin of types and agents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.plugins.blackboard import fixture_plugin
+
+
+@pytest.fixture
+def junction_plugins() -> list[str]:
+    """Only the blackboard and its test plugin."""
+    return ["blackboard", "bbtest"]
+
+
+@pytest.fixture
+def junction_extra_plugins() -> list[tuple[str, Any]]:
+    """The test plugin with its types and Python agents."""
+    return [("bbtest", fixture_plugin)]
+
+
+@pytest.fixture(autouse=True)
+def _reset_agents() -> Any:
+    fixture_plugin.CALLS.clear()
+    fixture_plugin.RELEASE.clear()
+    fixture_plugin.ENTERED.clear()
+    yield
+    fixture_plugin.RELEASE.set()  # never leave a runner thread blocked
+
+
+def run_until_idle(app: Any) -> None:
+    """Run every due operation in this thread (deterministic: no runner threads)."""
+    from app.operations import run_pending
+
+    with app.app_context():
+        while run_pending():
+            pass

@@ -22,12 +22,23 @@ def junction_extra_plugins() -> list[tuple[str, Any]]:
 
 
 @pytest.fixture(autouse=True)
-def _reset_agents() -> Any:
+def _reset_agents(junction_app: Any) -> Any:
     fixture_plugin.CALLS.clear()
     fixture_plugin.RELEASE.clear()
     fixture_plugin.ENTERED.clear()
     yield
     fixture_plugin.RELEASE.set()  # never leave a runner thread blocked
+    quiesce(junction_app)
+
+
+def quiesce(app: Any) -> None:
+    """Wait for the app's runner threads and close its event streams before its database goes."""
+    from app.events import get_hub
+    from app.operations import runtime
+
+    for thread in list(runtime(app).threads):
+        thread.join(60)
+    get_hub(app).shutdown()
 
 
 def run_until_idle(app: Any) -> None:

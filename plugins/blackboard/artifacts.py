@@ -150,12 +150,11 @@ def stage(
     for name in force_agents or []:
         if name not in names:
             names.append(name)
-    attempts = {agent.name: agent.row.max_attempts for agent in consumers if agent.row}
-    consumptions = [enqueue(artifact, name, moment, attempts.get(name, 1)) for name in names]
+    consumptions = [enqueue(artifact, name, moment) for name in names]
     return artifact, consumptions
 
 
-def enqueue(artifact: Artifact, agent: str, now: dt.datetime, max_attempts: int) -> Consumption:
+def enqueue(artifact: Artifact, agent: str, now: dt.datetime) -> Consumption:
     """Add one consumption and the operation that runs it to the session (no commit)."""
     consumption_id = str(uuid.uuid4())
     operation_id = new_operation_id()
@@ -168,8 +167,9 @@ def enqueue(artifact: Artifact, agent: str, now: dt.datetime, max_attempts: int)
             params={"consumption_id": consumption_id},
             checkpoint={},
             attempts=0,
-            # One more than the agent's own attempts: a runner dying mid-call costs one.
-            max_attempts=max_attempts + 1,
+            # Agent calls are retried inside one attempt; attempts here are runners that died
+            # (or lost their lease) mid-consumption, each resuming it.
+            max_attempts=3,
             dedupe_key=f"blackboard:{consumption_id}",
             cancel_requested=False,
             created_at=now,

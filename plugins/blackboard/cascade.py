@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from app import events
 from app.db import db
 from app.errors import ValidationFailed
-from app.operations import OperationContext, TemporaryFailure, runtime
+from app.operations import OperationContext, runtime
 from plugins.blackboard import agents as agent_registry
 from plugins.blackboard import artifacts as board
 from plugins.blackboard import client, config
@@ -61,27 +61,24 @@ def consume_operation(ctx: OperationContext) -> dict[str, Any]:
     artifact = db.session.get(Artifact, row.artifact_id)
     if artifact is None:
         return _close(row, FAILED, "the artifact is gone")
-    db.session.execute(
-        sa.update(Consumption)
-        .where(Consumption.id == row.id, Consumption.status.in_(OPEN_STATES))
-        .values(status=RUNNING, attempts=Consumption.attempts + 1)
-    )
-    db.session.commit()
-
     started = time.perf_counter()
-    try:
-        outputs = _call(agent, row, board.public(artifact), ctx)
-    except client.AgentCallFailed as exc:
-        if exc.retryable and ctx.attempt < ctx.max_attempts:
-            raise TemporaryFailure(str(exc), retry_after=exc.retry_after) from None
-        return _close(row, FAILED, str(exc))
-    except TemporaryFailure as exc:
-        if ctx.attempt < ctx.max_attempts:
-            raise
-        return _close(row, FAILED, str(exc))
-    except Exception as exc:
-        log.warning("blackboard: agent %s raised", row.agent, exc_info=True)
-        return _close(row, FAILED, f"agent {row.agent!r} raised {type(exc).__name__}: {exc}")
+    max_attempts = agent.row.max_attempts if agent.row is not None else 1
+    attempt = 0
+    while True:
+        attempt += 1
+        _mark_running(row)
+        try:
+            outputs = _call(agent, row, board.public(artifact), ctx)
+            break
+        except client.AgentCallFailed as exc:
+            # Retried here, with backoff, rather than by re-queueing the operation: a retry
+            # must not depend on a scheduler tick, and the lease heartbeat covers the wait.
+            if not exc.retryable or attempt >= max_attempts:
+                return _close(row, FAILED, str(exc))
+            time.sleep(ctx.runtime.backoff(attempt, None))
+        except Exception as exc:
+            log.warning("blackboard: agent %s raised", row.agent, exc_info=True)
+            return _close(row, FAILED, f"agent {row.agent!r} raised {type(exc).__name__}: {exc}")
     elapsed = (time.perf_counter() - started) * 1000.0
     try:
         drafts = [
@@ -96,6 +93,15 @@ def consume_operation(ctx: OperationContext) -> dict[str, Any]:
         _fail_correlation(row.correlation_id, str(exc))
         return _close(row, FAILED, str(exc))
     return _record(row, artifact, drafts, elapsed)
+
+
+def _mark_running(row: Consumption) -> None:
+    db.session.execute(
+        sa.update(Consumption)
+        .where(Consumption.id == row.id, Consumption.status.in_(OPEN_STATES))
+        .values(status=RUNNING, attempts=Consumption.attempts + 1)
+    )
+    db.session.commit()
 
 
 def _call(

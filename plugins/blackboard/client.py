@@ -2,8 +2,8 @@
 
 The breaker's state lives on the agent's row, so every worker and host shares it: after
 ``circuit_failure_threshold`` consecutive failures the circuit opens for
-``circuit_cooldown_seconds``; calls meanwhile fail at once (and are retried later by the
-operation); the first call after the cooldown is the trial (half-open).
+``circuit_cooldown_seconds``; calls meanwhile fail at once (the consumption fails with the
+reason); the first call after the cooldown is the trial (half-open).
 """
 
 from __future__ import annotations

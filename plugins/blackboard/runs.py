@@ -71,9 +71,7 @@ def run_agent(
                 )
             )
             if found is None:
-                found = board.enqueue(
-                    artifact, name, now, agent.row.max_attempts if agent.row else 1
-                )
+                found = board.enqueue(artifact, name, now)
             consumption_ids.append(found.id)
         db.session.commit()
         board.announce(created)

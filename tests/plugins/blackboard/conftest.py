@@ -21,6 +21,12 @@ def junction_extra_plugins() -> list[tuple[str, Any]]:
     return [("bbtest", fixture_plugin)]
 
 
+@pytest.fixture
+def junction_config() -> dict[str, Any]:
+    """A secret key, so HTTP agents' secrets are encrypted at rest."""
+    return {"JUNCTION_SECRET_KEY": "blackboard-tests-secret-key-0123456789"}
+
+
 @pytest.fixture(autouse=True)
 def _reset_agents(junction_app: Any) -> Any:
     fixture_plugin.CALLS.clear()

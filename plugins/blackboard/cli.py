@@ -38,3 +38,25 @@ def correlation_command(correlation_id: str) -> None:
     from plugins.blackboard.queries import correlation_status
 
     _echo(correlation_status(correlation_id))
+
+
+@blackboard_group.command("set")
+@click.argument("assignments", nargs=-1, required=True)
+def set_command(assignments: tuple[str, ...]) -> None:
+    """Change settings: ``junction blackboard set max_depth=20 circuit_cooldown_seconds=60``."""
+    from app import settings
+    from app.cli_errors import CliError
+    from plugins.blackboard.config import DECLARATION, NAMESPACE
+
+    values: dict[str, object] = {}
+    for item in assignments:
+        key, sep, raw = item.partition("=")
+        kind = DECLARATION["fields"].get(key, {}).get("type")
+        if not sep or kind is None:
+            known = ", ".join(DECLARATION["fields"])
+            raise CliError(f"Expected KEY=VALUE with KEY one of {known}; got {item!r}.")
+        try:
+            values[key] = int(raw) if kind == "int" else float(raw)
+        except ValueError:
+            raise CliError(f"{key} must be a number; got {raw!r}.") from None
+    _echo(settings.set_values(NAMESPACE, values))

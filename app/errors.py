@@ -4,19 +4,26 @@ Services raise :class:`JunctionError` subclasses (they know no HTTP beyond a sta
 the handlers here turn those, every Werkzeug ``HTTPException`` and any unexpected exception
 into ``application/problem+json`` with ``type``, ``title``, ``status``, ``detail``, ``code``,
 ``correlation_id``, ``retryable`` and, for validation, ``errors: [{field, message, code}]``.
+
+Plugins may add members to every problem an app answers with :func:`add_problem_hook` (the
+blackboard plugin adds its seed's ``message`` and ``details`` under ``/api/v1/``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import Any
 
-from flask import Flask, Response, g, has_request_context, json
+from flask import Flask, Response, current_app, g, has_app_context, has_request_context, json
 from werkzeug.exceptions import HTTPException
 
 PROBLEM_MIME = "application/problem+json"
+PROBLEM_HOOKS = "junction.problem_hooks"
+
+#: A problem hook gets the document (a dict) before it is serialised and may add members.
+ProblemHook = Callable[[dict[str, Any]], None]
 
 log = logging.getLogger(__name__)
 
@@ -165,10 +172,32 @@ def problem(
     if errors is not None:
         body["errors"] = errors
     body.update(extra)
+    _run_hooks(body)
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIME)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def add_problem_hook(app: Flask, hook: ProblemHook) -> None:
+    """Call ``hook(body)`` on every problem document ``app`` answers, before it is sent.
+
+    The extension point for plugins that add members (call it from ``junction_startup``). A
+    hook adds or rewrites extension members and may replace ``code``; it must keep the RFC 9457
+    members (``type``, ``title``, ``status``, ``detail``). A hook that raises is logged and
+    skipped: an error answer never becomes a 500 because of a hook.
+    """
+    app.extensions.setdefault(PROBLEM_HOOKS, []).append(hook)
+
+
+def _run_hooks(body: dict[str, Any]) -> None:
+    if not has_app_context():
+        return
+    for hook in current_app.extensions.get(PROBLEM_HOOKS, ()):
+        try:
+            hook(body)
+        except Exception:
+            log.exception("problem hook %r failed", hook)
 
 
 WEBARGS_LOCATIONS = frozenset({"json", "query", "form", "headers", "files", "path", "view_args"})

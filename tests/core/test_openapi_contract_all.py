@@ -52,7 +52,7 @@ MAX_EXAMPLES = 6
 WEBHOOK_SECRET = "plane_wh_" + "c" * 32
 # An SSE stream never ends: the app beats often and the client stops reading after a moment.
 STREAM_READ_SECONDS = 0.2
-FUZZED_TAGS = ["operations", "events", "planning", "hello"]
+FUZZED_TAGS = ["operations", "events", "planning", "hello", "blackboard"]
 
 
 def success_status_documented(ctx: Any, response: Any, case: Any) -> None:
@@ -211,6 +211,61 @@ def _hello_target(make_app: Callable[..., Flask]) -> Target:
             "GET /api/hello/greetings",
             "POST /api/hello/greetings",
             "GET /api/hello/greetings/{greeting_id}",
+        },
+    )
+
+
+def _blackboard_target(make_app: Callable[..., Flask]) -> Target:
+    app = make_app({"JUNCTION_API_TOKENS": TOKEN})
+    client = _client(app)
+    schema = {"type": "object", "properties": {"text": {"type": "string"}}}
+    note = {"type": "note", "payload": {"text": "hi"}}
+
+    def seed() -> dict[str, Any]:
+        if client.get("/api/v1/artifact-types/note").status_code == 404:
+            client.post("/api/v1/artifact-types", json={"name": "note", "schema": schema})
+        if client.get("/api/v1/agents/watcher").status_code == 404:
+            # Subscribed to a type nobody publishes: fuzzing never calls it.
+            client.post(
+                "/api/v1/agents",
+                json={
+                    "name": "watcher",
+                    "url": "http://127.0.0.1:9/agent",
+                    "secret": "w" * 16,
+                    "subscriptions": [{"types": ["never"]}],
+                },
+            )
+        artifact = client.post("/api/v1/artifacts", json=note).get_json()["artifact"]
+        return {
+            "artifact_id": artifact["id"],
+            "correlation_id": artifact["correlation_id"],
+            "name": "watcher",
+        }
+
+    return Target(
+        app,
+        seed,
+        explicit={
+            "POST /api/v1/artifacts/sync": [{"body": {**note, "timeout": 1}, "expect": 200}],
+            "POST /api/v1/artifacts": [{"body": note, "expect": 202}],
+            "POST /api/v1/artifact-types": [
+                {"body": {"name": "other", "schema": schema}, "expect": 201}
+            ],
+            "POST /api/v1/agents/{name}/run": [
+                {"path_parameters": {"name": "watcher"}, "body": {"timeout": 1}, "expect": 200}
+            ],
+        },
+        must_succeed={
+            "GET /api/v1/artifacts",
+            "POST /api/v1/artifacts",
+            "POST /api/v1/artifacts/sync",
+            "GET /api/v1/artifacts/summary",
+            "GET /api/v1/artifacts/{artifact_id}",
+            "GET /api/v1/artifact-types",
+            "POST /api/v1/artifact-types",
+            "GET /api/v1/agents",
+            "GET /api/v1/agents/{name}",
+            "GET /api/v1/correlations/{correlation_id}/status",
         },
     )
 
@@ -509,6 +564,8 @@ def test_operations_honour_the_document(
         target = _events_target(make_app)
     elif tag == "hello":
         target = _hello_target(make_app)
+    elif tag == "blackboard":
+        target = _blackboard_target(make_app)
     else:
         target = _planning_target(make_app, *plane, tmp_path)
     try:

@@ -122,13 +122,14 @@ def _fill(
     for name, what in (("LINK_ISSUES", "dependency links"), ("CREATE_ATTACHMENTS", "attachments")):
         if not perms[name]:
             warnings.append(_warning("permission", f"No {name} permission: {what} will fail."))
-    types = client.issue_types(key)
+    # createmeta needs Create issues: without it there is no screen to read.
+    types = client.issue_types(key) if perms["CREATE_ISSUES"] else []
     out["issue_types"] = [{"id": str(t["id"]), "name": t["name"]} for t in types]
     task = next((t for t in types if str(t["name"]).lower() == "task"), types[0] if types else None)
     fields: dict[str, dict[str, Any]] = {}
-    if task is None:
+    if task is None and perms["CREATE_ISSUES"]:
         blocking.append(f"Project {key} offers no issue type to create.")
-    else:
+    elif task is not None:
         fields = {str(f.get("fieldId")): f for f in client.create_fields(key, str(task["id"]))}
         known = {"project", "issuetype", "summary", "description", "reporter", "labels"}
         required = [

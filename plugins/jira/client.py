@@ -13,7 +13,7 @@ from typing import Any
 
 import requests
 
-from app.http import ServiceClient
+from app.http import HttpNotFound, ServiceClient
 from plugins.jira.config import JiraConfig
 
 SERVICE = "jira"
@@ -120,8 +120,12 @@ class JiraClient:
         return list(self._json("GET", "/rest/api/3/user/assignable/search", params=params) or [])
 
     def link_types(self) -> list[dict[str, Any]]:
-        """``GET /rest/api/3/issueLinkType``."""
-        return list((self._json("GET", "/rest/api/3/issueLinkType") or {}).get("issueLinkTypes"))
+        """``GET /rest/api/3/issueLinkType`` (none when the site disabled linking: 404)."""
+        try:
+            body = self._json("GET", "/rest/api/3/issueLinkType") or {}
+        except HttpNotFound:
+            return []
+        return list(body.get("issueLinkTypes") or [])
 
     def scrum_boards(self, key: str) -> list[dict[str, Any]]:
         """Scrum boards of the project (kanban boards have no sprints)."""

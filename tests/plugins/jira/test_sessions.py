@@ -146,3 +146,10 @@ def test_session_from_features_renders_html_and_carries_dependencies(env: Env) -
     assert unknown.status_code == 422
     no_project = env.post("/api/jira/sessions", {"feature_ids": [top["id"]]})
     assert no_project.status_code == 422
+
+
+def test_migration_matches_the_models(env: Env) -> None:
+    from app.testing import migration_drift
+
+    with env.app.app_context():
+        assert migration_drift(env.app, table_prefix="jira_") == []

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint as FlaskBlueprint
 from flask import Response, current_app, request
 from flask_smorest import Blueprint
+from werkzeug.datastructures import FileStorage
 
 from app.api import raw_body
 from app.db import db
@@ -172,13 +173,16 @@ def delete_ticket(session_id: str, ticket_id: str) -> None:
 
 @blp.put("/sessions/<session_id>/tickets/<ticket_id>/attachment")
 @raw_body(content_types=("multipart/form-data",))
+@blp.arguments(s.JiraUploadSchema, location="files")
 @blp.response(200, s.JiraTicketSchema)
-def put_attachment(session_id: str, ticket_id: str) -> dict[str, Any]:
+def put_attachment(files: dict[str, Any], session_id: str, ticket_id: str) -> dict[str, Any]:
     """Attach a file (multipart part ``file``): size-limited, content type sniffed."""
     session = sessions.get_session(session_id)
     ticket = sessions.get_ticket(session, ticket_id)
     sessions.require_editable(session)
-    upload = request.files.get("file")
+    upload = files.get("file") or request.files.get("file")
+    if not isinstance(upload, FileStorage):
+        upload = None
     cfg = config.effective(session.project_id)
     folder = attachments.folder_of(current_app.instance_path)
     attachments.store(

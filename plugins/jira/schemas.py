@@ -79,6 +79,12 @@ class JiraTicketUpdateSchema(JiraTicketCreateSchema):
     title = F.String(validate=NAME)
 
 
+class JiraUploadSchema(ma.Schema):
+    """``multipart/form-data`` with the file in the part ``file``."""
+
+    file = F.Raw(metadata={"type": "string", "format": "binary"})
+
+
 class JiraAttachmentSchema(ma.Schema):
     """A stored attachment."""
 

@@ -39,7 +39,10 @@ from schemathesis.checks import (
 from app import events, operations
 from app.http.ratelimit import MemoryLimiter
 from app.operations import service as operation_service
+from plugins.jira.client import JiraClient, build_http
 from tests.core.test_openapi_contract import CORE_TAGS
+from tests.fakes.jira import FakeJira
+from tests.fakes.jira.demo import seed_demo
 from tests.fakes.marqed_tree import make_tree
 from tests.fakes.plane import FakePlane
 from tests.fixture_plugins import opsplugin
@@ -52,7 +55,7 @@ MAX_EXAMPLES = 6
 WEBHOOK_SECRET = "plane_wh_" + "c" * 32
 # An SSE stream never ends: the app beats often and the client stops reading after a moment.
 STREAM_READ_SECONDS = 0.2
-FUZZED_TAGS = ["operations", "events", "planning", "hello", "blackboard"]
+FUZZED_TAGS = ["operations", "events", "planning", "hello", "blackboard", "jira"]
 
 
 def success_status_documented(ctx: Any, response: Any, case: Any) -> None:
@@ -266,6 +269,52 @@ def _blackboard_target(make_app: Callable[..., Flask]) -> Target:
             "GET /api/v1/agents",
             "GET /api/v1/agents/{name}",
             "GET /api/v1/correlations/{correlation_id}/status",
+        },
+    )
+
+
+def _jira_target(make_app: Callable[..., Flask], fake: FakeJira, clock: FakeClock) -> Target:
+    app = make_app({"JUNCTION_API_TOKENS": TOKEN})
+    operations.runtime(app).runner_threads = 0  # exports submitted here never run
+    options = {"clock": clock, "sleep": clock.sleep, "limiter": MemoryLimiter()}
+    app.extensions["jira"] = {
+        "client_factory": lambda cfg: JiraClient(cfg, build_http(cfg, **options)),
+        "sleep": clock.sleep,
+        "clock": clock,
+    }
+    client = _client(app)
+    settings = {"site_url": fake.url, "email": fake.email, "api_token": fake.token}
+    assert client.post("/api/jira/config", json=settings).status_code == 200
+
+    def seed() -> dict[str, Any]:
+        clock.advance(5)  # the status endpoint's 1 request per 2 s
+        made = client.post("/api/jira/sessions", json={"name": "contract"})
+        assert made.status_code == 201, made.get_json()
+        sid = made.get_json()["id"]
+        ticket = client.post(f"/api/jira/sessions/{sid}/tickets", json={"title": "T"})
+        return {"session_id": sid, "ticket_id": ticket.get_json()["id"]}
+
+    def explicit_export() -> list[dict[str, Any]]:
+        sid = seed()["session_id"]
+        body = {"jira_project_key": "DEMO"}
+        assert client.patch(f"/api/jira/sessions/{sid}", json=body).status_code == 200
+        return [{"path_parameters": {"session_id": sid}, "expect": 202}]
+
+    return Target(
+        app,
+        seed,
+        explicit={
+            "POST /api/jira/adf-preview": [{"body": {"html": "<p>x</p>"}, "expect": 200}],
+            "POST /api/jira/validate-project": [{"body": {"project_key": "DEMO"}, "expect": 200}],
+            "POST /api/jira/export-session/{session_id}": explicit_export,
+        },
+        must_succeed={
+            "GET /api/jira/sessions",
+            "POST /api/jira/sessions",
+            "GET /api/jira/sessions/{session_id}",
+            "POST /api/jira/adf-preview",
+            "POST /api/jira/validate-project",
+            "POST /api/jira/export-session/{session_id}",
         },
     )
 
@@ -564,6 +613,18 @@ def test_operations_honour_the_document(
         target = _events_target(make_app)
     elif tag == "hello":
         target = _hello_target(make_app)
+    elif tag == "jira":
+        fake = FakeJira(clock=plane[1])
+        seed_demo(fake)
+        fake.start()
+        try:
+            target = _jira_target(make_app, fake, plane[1])
+            statuses = _run(target, tag)
+        finally:
+            events.get_hub(target.app).shutdown()
+            fake.stop()
+        assert any(s == 422 for seen in statuses.values() for s in seen), statuses
+        return
     elif tag == "blackboard":
         target = _blackboard_target(make_app)
     else:

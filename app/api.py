@@ -18,9 +18,10 @@ from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
+from app.blueprint import ValidationStatusPlugin, validation_status
 from app.bodies import JunctionParser
 from app.db import db
-from app.errors import PROBLEM_MIME, field_error, handle_http_exception, problem
+from app.errors import PROBLEM_MIME, VALIDATION_CODE, field_error, handle_http_exception, problem
 from app.jsonparse import parse_json as parse_json  # re-exported: the one JSON parser
 from app.plugins import reject_failed_plugin_requests
 
@@ -111,6 +112,20 @@ class ProblemContentPlugin(BasePlugin):
         return isinstance(schema, dict) and schema.get("$ref") == self.REF
 
 
+# An operation lists its validation status (422, or 400 where its blueprint chose it; see
+# app.blueprint) by one of these responses.
+VALIDATION_DESCRIPTIONS = {
+    http.HTTPStatus.BAD_REQUEST: (
+        "Bad Request: the request is malformed, or -- on an operation whose validation status is "
+        "400 -- failed validation (code VALIDATION_ERROR, `errors` lists each field)."
+    ),
+    http.HTTPStatus.UNPROCESSABLE_ENTITY: (
+        "Unprocessable Entity: the request failed validation (code VALIDATION_ERROR, `errors` "
+        "lists each field), or a check of its own code refused it."
+    ),
+}
+
+
 class JunctionApi(Api):
     """flask-smorest ``Api`` whose errors are problem documents, in the app and in the spec."""
 
@@ -121,7 +136,9 @@ class JunctionApi(Api):
     def _register_responses(self) -> None:
         """Document every error response (and ``default``) as a problem document."""
         for status in http.HTTPStatus:
-            response: dict[str, Any] = {"description": status.phrase}
+            response: dict[str, Any] = {
+                "description": VALIDATION_DESCRIPTIONS.get(status, status.phrase)
+            }
             if not (100 <= status < 200) and status not in (204, 304):
                 response["schema"] = ProblemSchema
             prepare_response(response, self.spec, PROBLEM_MIME)
@@ -165,7 +182,9 @@ def create_api(app: Flask) -> JunctionApi:
     api_config(app)
     # Before any blueprint registers a route, so every ``<int:...>`` is bounded.
     app.url_map.converters["int"] = DbIntConverter
-    api = JunctionApi(app, spec_kwargs={"extra_plugins": [ProblemContentPlugin()]})
+    api = JunctionApi(
+        app, spec_kwargs={"extra_plugins": [ProblemContentPlugin(), ValidationStatusPlugin()]}
+    )
     if "Problem" not in api.spec.components.schemas:  # the error responses may have added it
         api.spec.components.schema("Problem", schema=ProblemSchema)
     app.before_request(reject_failed_plugin_requests)
@@ -204,7 +223,8 @@ def raw_body(view: F | None = None, *, content_types: tuple[str, ...] | None = N
 
 
 def require_json_body() -> Response | None:
-    """Request-shape guard for ``/api``: 415 for a body that is not JSON, 422 for NUL characters.
+    """Request-shape guard for ``/api``: 415 for a body that is not JSON, 422 (or the
+    blueprint's validation status) for NUL characters.
 
     Without the 415 a form-encoded POST would be parsed as an empty JSON object and answered with
     a confusing "missing field" error instead of naming the real mistake. NUL characters are
@@ -281,7 +301,12 @@ def _nul_problem() -> Response | None:
         )
     if not bad:
         return None
-    return problem(422, "NUL characters (\\u0000) are not accepted.", errors=bad)
+    return problem(
+        validation_status(),
+        "NUL characters (\\u0000) are not accepted.",
+        code=VALIDATION_CODE,
+        errors=bad,
+    )
 
 
 def _has_nul(text: str) -> bool:

@@ -11,19 +11,21 @@ from typing import Any, TypeVar
 import marshmallow as ma
 import sqlalchemy as sa
 from apispec import BasePlugin
-from flask import Flask, Response, current_app, request, send_from_directory
+from flask import Flask, Response, current_app, request
 from flask_smorest import Api
 from flask_smorest.arguments import ArgumentsMixin
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
-from app.blueprint import ValidationStatusPlugin, validation_status
+from app import apidocs
+from app.blueprint import ValidationStatusPlugin
 from app.bodies import JunctionParser
 from app.db import db
 from app.errors import PROBLEM_MIME, VALIDATION_CODE, field_error, handle_http_exception, problem
 from app.jsonparse import parse_json as parse_json  # re-exported: the one JSON parser
 from app.plugins import reject_failed_plugin_requests
+from app.validation import validation_status
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -155,13 +157,8 @@ def api_config(app: Flask) -> None:
     app.config.setdefault("OPENAPI_VERSION", "3.1.0")
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
-    # Swagger UI is served from the swagger-ui-bundle package so /api/docs works offline.
-    app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "/api/_swagger-ui/")
-    app.config.setdefault("OPENAPI_REDOC_PATH", "redoc")
-    app.config.setdefault(
-        "OPENAPI_REDOC_URL", "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"
-    )
+    # Swagger UI and ReDoc load their files from Junction itself, so both work offline.
+    apidocs.docs_config(app)
     app.config.setdefault(
         "API_SPEC_OPTIONS",
         {
@@ -178,7 +175,7 @@ def api_config(app: Flask) -> None:
 
 
 def create_api(app: Flask) -> JunctionApi:
-    """Create the Api on ``app`` and serve the bundled Swagger UI assets."""
+    """Create the Api on ``app`` and serve the documentation pages' assets."""
     api_config(app)
     # Before any blueprint registers a route, so every ``<int:...>`` is bounded.
     app.url_map.converters["int"] = DbIntConverter
@@ -188,17 +185,7 @@ def create_api(app: Flask) -> JunctionApi:
     if "Problem" not in api.spec.components.schemas:  # the error responses may have added it
         api.spec.components.schema("Problem", schema=ProblemSchema)
     app.before_request(reject_failed_plugin_requests)
-
-    try:
-        from swagger_ui_bundle import swagger_ui_path
-    except ImportError:  # pragma: no cover - dependency of the package
-        swagger_ui_path = None
-    if swagger_ui_path:
-
-        @app.get("/api/_swagger-ui/<path:filename>")
-        def swagger_ui_asset(filename: str) -> Response:
-            return send_from_directory(swagger_ui_path, filename)
-
+    apidocs.register_assets(app)
     return api
 
 

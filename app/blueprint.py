@@ -17,7 +17,14 @@ from typing import Any
 
 import flask_smorest
 from apispec import BasePlugin
-from flask import current_app, has_request_context, request
+
+from app.bodies import JunctionParser
+from app.validation import (
+    DEFAULT_VALIDATION_STATUS,
+    EXTENSION,
+    VALIDATION_STATUSES,
+    validation_status,
+)
 
 __all__ = [
     "DEFAULT_VALIDATION_STATUS",
@@ -28,20 +35,17 @@ __all__ = [
     "validation_status",
 ]
 
-DEFAULT_VALIDATION_STATUS = 422
-# 400 for contracts that predate 422 (or say so), 422 for Junction's own.
-VALIDATION_STATUSES = frozenset({400, 422})
-# The OpenAPI operation member that states the operation's validation status.
-EXTENSION = "x-validation-status"
-
 
 class Blueprint(flask_smorest.Blueprint):
     """A flask-smorest ``Blueprint`` with ``validation_status`` (400 or 422, default 422).
 
     Its ``arguments`` decorator answers validation failures with that status and documents it
     on the operation; :func:`validation_status` gives it to the core's guards and error
-    handlers while a request of this blueprint is served.
+    handlers while a request of this blueprint is served. Its views parse with Junction's
+    parser (strict JSON types, one JSON parser) whatever was imported first.
     """
+
+    ARGUMENTS_PARSER = JunctionParser()
 
     def __init__(
         self, *args: Any, validation_status: int = DEFAULT_VALIDATION_STATUS, **kwargs: Any
@@ -81,16 +85,3 @@ class ValidationStatusPlugin(BasePlugin):
         for method, operation in (operations or {}).items():
             if method != "parameters" and isinstance(operation, dict):
                 operation.setdefault(EXTENSION, DEFAULT_VALIDATION_STATUS)
-
-
-def validation_status() -> int:
-    """The validation status of the blueprint serving the current request (422 by default).
-
-    Outside a request, or for a request no blueprint serves (an unknown path), it is the
-    default.
-    """
-    if not has_request_context() or not request.blueprint:
-        return DEFAULT_VALIDATION_STATUS
-    blueprint = current_app.blueprints.get(request.blueprint)
-    status = getattr(blueprint, "validation_status", DEFAULT_VALIDATION_STATUS)
-    return status if status in VALIDATION_STATUSES else DEFAULT_VALIDATION_STATUS

@@ -16,7 +16,7 @@ from typing import Any
 from flask import Flask, Response, g, has_request_context, json
 from werkzeug.exceptions import HTTPException
 
-from app.blueprint import validation_status
+from app.validation import validation_status
 
 PROBLEM_MIME = "application/problem+json"
 

@@ -20,7 +20,7 @@ PROJECT_NAME_ERROR = "Use 1-64 letters, digits, '-' or '_', starting with a lett
 TEXT_PATTERN = r"^[^\u0000]*$"
 # Absolute, or under the home directory (``~`` is expanded); that the directory exists on the
 # Junction host is checked but cannot be said in a pattern.
-DIRECTORY_PATTERN = r"^[/~][^\u0000]*$"
+DIRECTORY_PATTERN = r"^(?:/|~/)[^\u0000]*$"
 AGENT_TYPES = ("testing", "coding")
 
 
@@ -82,7 +82,7 @@ class ProjectCreateSchema(ma.Schema):
         validate=[validate.Length(min=1, max=MAX_PATH), _existing_directory],
         metadata={
             "description": "An existing directory on the Junction host: an absolute path, or "
-            "one under `~`.",
+            "one under `~/`.",
             # Documents the absolute-path rule; ``_existing_directory`` checks it with existence.
             "pattern": DIRECTORY_PATTERN,
         },
@@ -99,7 +99,7 @@ class ProjectUpdateSchema(ma.Schema):
         validate=[validate.Length(min=1, max=MAX_PATH), _existing_directory],
         metadata={
             "description": "An existing directory on the Junction host: an absolute path, or "
-            "one under `~`.",
+            "one under `~/`.",
             "pattern": DIRECTORY_PATTERN,
         },
     )

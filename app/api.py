@@ -11,18 +11,21 @@ from typing import Any, TypeVar
 import marshmallow as ma
 import sqlalchemy as sa
 from apispec import BasePlugin
-from flask import Flask, Response, current_app, request, send_from_directory
+from flask import Flask, Response, current_app, request
 from flask_smorest import Api
 from flask_smorest.arguments import ArgumentsMixin
 from flask_smorest.utils import prepare_response
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter, Map
 
+from app import apidocs
+from app.blueprint import ValidationStatusPlugin
 from app.bodies import JunctionParser
 from app.db import db
-from app.errors import PROBLEM_MIME, field_error, handle_http_exception, problem
+from app.errors import PROBLEM_MIME, VALIDATION_CODE, field_error, handle_http_exception, problem
 from app.jsonparse import parse_json as parse_json  # re-exported: the one JSON parser
 from app.plugins import reject_failed_plugin_requests
+from app.validation import validation_status
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -111,6 +114,20 @@ class ProblemContentPlugin(BasePlugin):
         return isinstance(schema, dict) and schema.get("$ref") == self.REF
 
 
+# An operation lists its validation status (422, or 400 where its blueprint chose it; see
+# app.blueprint) by one of these responses.
+VALIDATION_DESCRIPTIONS = {
+    http.HTTPStatus.BAD_REQUEST: (
+        "Bad Request: the request is malformed, or -- on an operation whose validation status is "
+        "400 -- failed validation (code VALIDATION_ERROR, `errors` lists each field)."
+    ),
+    http.HTTPStatus.UNPROCESSABLE_ENTITY: (
+        "Unprocessable Entity: the request failed validation (code VALIDATION_ERROR, `errors` "
+        "lists each field), or a check of its own code refused it."
+    ),
+}
+
+
 class JunctionApi(Api):
     """flask-smorest ``Api`` whose errors are problem documents, in the app and in the spec."""
 
@@ -121,7 +138,9 @@ class JunctionApi(Api):
     def _register_responses(self) -> None:
         """Document every error response (and ``default``) as a problem document."""
         for status in http.HTTPStatus:
-            response: dict[str, Any] = {"description": status.phrase}
+            response: dict[str, Any] = {
+                "description": VALIDATION_DESCRIPTIONS.get(status, status.phrase)
+            }
             if not (100 <= status < 200) and status not in (204, 304):
                 response["schema"] = ProblemSchema
             prepare_response(response, self.spec, PROBLEM_MIME)
@@ -138,13 +157,8 @@ def api_config(app: Flask) -> None:
     app.config.setdefault("OPENAPI_VERSION", "3.1.0")
     app.config.setdefault("OPENAPI_URL_PREFIX", "/api")
     app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
-    app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "docs")
-    # Swagger UI is served from the swagger-ui-bundle package so /api/docs works offline.
-    app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "/api/_swagger-ui/")
-    app.config.setdefault("OPENAPI_REDOC_PATH", "redoc")
-    app.config.setdefault(
-        "OPENAPI_REDOC_URL", "https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"
-    )
+    # Swagger UI and ReDoc load their files from Junction itself, so both work offline.
+    apidocs.docs_config(app)
     app.config.setdefault(
         "API_SPEC_OPTIONS",
         {
@@ -161,25 +175,17 @@ def api_config(app: Flask) -> None:
 
 
 def create_api(app: Flask) -> JunctionApi:
-    """Create the Api on ``app`` and serve the bundled Swagger UI assets."""
+    """Create the Api on ``app`` and serve the documentation pages' assets."""
     api_config(app)
     # Before any blueprint registers a route, so every ``<int:...>`` is bounded.
     app.url_map.converters["int"] = DbIntConverter
-    api = JunctionApi(app, spec_kwargs={"extra_plugins": [ProblemContentPlugin()]})
+    api = JunctionApi(
+        app, spec_kwargs={"extra_plugins": [ProblemContentPlugin(), ValidationStatusPlugin()]}
+    )
     if "Problem" not in api.spec.components.schemas:  # the error responses may have added it
         api.spec.components.schema("Problem", schema=ProblemSchema)
     app.before_request(reject_failed_plugin_requests)
-
-    try:
-        from swagger_ui_bundle import swagger_ui_path
-    except ImportError:  # pragma: no cover - dependency of the package
-        swagger_ui_path = None
-    if swagger_ui_path:
-
-        @app.get("/api/_swagger-ui/<path:filename>")
-        def swagger_ui_asset(filename: str) -> Response:
-            return send_from_directory(swagger_ui_path, filename)
-
+    apidocs.register_assets(app)
     return api
 
 
@@ -204,7 +210,8 @@ def raw_body(view: F | None = None, *, content_types: tuple[str, ...] | None = N
 
 
 def require_json_body() -> Response | None:
-    """Request-shape guard for ``/api``: 415 for a body that is not JSON, 422 for NUL characters.
+    """Request-shape guard for ``/api``: 415 for a body that is not JSON, 422 (or the
+    blueprint's validation status) for NUL characters.
 
     Without the 415 a form-encoded POST would be parsed as an empty JSON object and answered with
     a confusing "missing field" error instead of naming the real mistake. NUL characters are
@@ -281,7 +288,12 @@ def _nul_problem() -> Response | None:
         )
     if not bad:
         return None
-    return problem(422, "NUL characters (\\u0000) are not accepted.", errors=bad)
+    return problem(
+        validation_status(),
+        "NUL characters (\\u0000) are not accepted.",
+        code=VALIDATION_CODE,
+        errors=bad,
+    )
 
 
 def _has_nul(text: str) -> bool:

@@ -19,6 +19,8 @@ from typing import Any
 from flask import Flask, Response, current_app, g, has_app_context, has_request_context, json
 from werkzeug.exceptions import HTTPException
 
+from app.validation import validation_status
+
 PROBLEM_MIME = "application/problem+json"
 PROBLEM_HOOKS = "junction.problem_hooks"
 
@@ -47,6 +49,8 @@ HTTP_CODES: dict[int, str] = {
     504: "TIMEOUT",
 }
 RETRYABLE_STATUSES = frozenset({409, 429, 500, 502, 503, 504})
+# The code of a request that failed validation, whichever status its blueprint answers with.
+VALIDATION_CODE = "VALIDATION_ERROR"
 
 
 class JunctionError(Exception):
@@ -121,9 +125,14 @@ class Conflict(JunctionError):
 
 
 class ValidationFailed(JunctionError):
-    """422: well-formed but invalid; ``errors`` lists each field."""
+    """422: well-formed but invalid; ``errors`` lists each field.
 
-    status, code = 422, "VALIDATION_ERROR"
+    With the default code (``VALIDATION_ERROR``) the answer takes the validation status of the
+    blueprint serving the request (:func:`app.blueprint.validation_status`: 422 unless the
+    blueprint chose 400); a subclass or a call with a code of its own keeps its status.
+    """
+
+    status, code = 422, VALIDATION_CODE
 
 
 class UpstreamError(JunctionError):
@@ -250,7 +259,7 @@ def _code_for(message: str) -> str:
         return "unknown_field"
     if "not a valid" in lowered:
         return "invalid_type"
-    if "not an existing directory" in lowered:
+    if "not an existing directory" in lowered or lowered == "not a directory":
         return "not_a_directory"
     return "invalid"
 
@@ -273,15 +282,20 @@ def handle_http_exception(error: HTTPException) -> Response:
                 headers=headers,
             )
         detail = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors[:5])
-        return problem(status, detail or None, errors=errors, headers=headers)
+        # webargs aborts with the blueprint's validation status (400 or 422): the code says
+        # what happened either way.
+        return problem(status, detail or None, code=VALIDATION_CODE, errors=errors, headers=headers)
     detail = (data.get("message") if isinstance(data, dict) else None) or error.description
     return problem(status, detail, headers=headers)
 
 
 def handle_junction_error(error: JunctionError) -> Response:
     """Problem document for a domain error raised by a service."""
+    status = error.status
+    if status == ValidationFailed.status and error.code == VALIDATION_CODE:
+        status = validation_status()
     return problem(
-        error.status,
+        status,
         error.detail,
         code=error.code,
         title=error.title,

@@ -532,7 +532,14 @@ _PARAMETER = {
     "in": "header",
     "name": HEADER,
     "required": False,
-    "schema": {"type": "string", "minLength": 1, "maxLength": MAX_KEY_LENGTH},
+    # The bare form (printable ASCII, no space, not starting with a quote); the quoted form
+    # (a structured-field string) is accepted too, as the description says.
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_KEY_LENGTH,
+        "pattern": rf"^[!#-~][!-~]{{0,{MAX_KEY_LENGTH - 1}}}$",
+    },
     "description": (
         "Makes the request safe to retry: the first request with a key executes; repeating it "
         "replays the stored response with `Idempotent-Replayed: true`. Same key with a "

@@ -42,7 +42,7 @@ def create_project(data: dict[str, Any]) -> Any:
     return service.create_project(**data)
 
 
-@blp.get("/<string:name>")
+@blp.get("/<string:name>", parameters=[s.PROJECT_NAME_PARAMETER])
 @blp.response(200, s.ProjectSchema)
 @blp.alt_response(404, schema="Problem")
 def get_project(name: str) -> Any:
@@ -50,7 +50,7 @@ def get_project(name: str) -> Any:
     return service.get_project(name)
 
 
-@blp.patch("/<string:name>")
+@blp.patch("/<string:name>", parameters=[s.PROJECT_NAME_PARAMETER])
 @blp.arguments(s.ProjectUpdateSchema)
 @blp.response(200, s.ProjectSchema)
 @blp.alt_response(404, schema="Problem")
@@ -59,7 +59,7 @@ def update_project(data: dict[str, Any], name: str) -> Any:
     return service.update_project(name, data)
 
 
-@blp.delete("/<string:name>")
+@blp.delete("/<string:name>", parameters=[s.PROJECT_NAME_PARAMETER])
 @blp.arguments(s.ProjectDeleteQuerySchema, location="query", as_kwargs=True)
 @blp.response(204)
 @blp.alt_response(409, schema="Problem", description="The project has features; use cascade.")
@@ -68,7 +68,7 @@ def delete_project(name: str, cascade: bool) -> None:
     service.delete_project(name, cascade)
 
 
-@blp.get("/<string:name>/features")
+@blp.get("/<string:name>/features", parameters=[s.PROJECT_NAME_PARAMETER])
 @blp.arguments(s.FeatureQuerySchema, location="query")
 @blp.response(200, s.FeaturePageSchema)
 def list_features(filters: dict[str, Any], name: str) -> dict[str, Any]:
@@ -76,7 +76,7 @@ def list_features(filters: dict[str, Any], name: str) -> dict[str, Any]:
     return service.list_features(name, filters)
 
 
-@blp.post("/<string:name>/features")
+@blp.post("/<string:name>/features", parameters=[s.PROJECT_NAME_PARAMETER])
 @idempotent
 @blp.arguments(s.FeatureCreateSchema)
 @blp.response(201, s.FeatureSchema)
@@ -85,7 +85,7 @@ def create_feature(data: dict[str, Any], name: str) -> Any:
     return service.create_feature(name, data)
 
 
-@blp.get("/<string:name>/features/<int:feature_id>")
+@blp.get("/<string:name>/features/<int:feature_id>", parameters=[s.PROJECT_NAME_PARAMETER])
 @blp.response(200, s.FeatureSchema)
 @blp.alt_response(404, schema="Problem")
 def get_feature(name: str, feature_id: int) -> Any:
@@ -93,7 +93,7 @@ def get_feature(name: str, feature_id: int) -> Any:
     return service.get_feature(name, feature_id)
 
 
-@blp.patch("/<string:name>/features/<int:feature_id>")
+@blp.patch("/<string:name>/features/<int:feature_id>", parameters=[s.PROJECT_NAME_PARAMETER])
 @blp.arguments(s.FeatureUpdateSchema)
 @blp.response(200, s.FeatureSchema)
 def update_feature(data: dict[str, Any], name: str, feature_id: int) -> Any:
@@ -101,14 +101,16 @@ def update_feature(data: dict[str, Any], name: str, feature_id: int) -> Any:
     return service.update_feature(name, feature_id, data)
 
 
-@blp.delete("/<string:name>/features/<int:feature_id>")
+@blp.delete("/<string:name>/features/<int:feature_id>", parameters=[s.PROJECT_NAME_PARAMETER])
 @blp.response(204)
 def delete_feature(name: str, feature_id: int) -> None:
     """Delete a feature and its test runs."""
     service.delete_feature(name, feature_id)
 
 
-@blp.get("/<string:name>/features/<int:feature_id>/test-runs")
+@blp.get(
+    "/<string:name>/features/<int:feature_id>/test-runs", parameters=[s.PROJECT_NAME_PARAMETER]
+)
 @blp.arguments(s.TestRunQuerySchema, location="query")
 @blp.response(200, s.TestRunPageSchema)
 def list_feature_test_runs(filters: dict[str, Any], name: str, feature_id: int) -> Any:
@@ -116,7 +118,9 @@ def list_feature_test_runs(filters: dict[str, Any], name: str, feature_id: int) 
     return service.list_test_runs(name, filters, feature_id)
 
 
-@blp.post("/<string:name>/features/<int:feature_id>/test-runs")
+@blp.post(
+    "/<string:name>/features/<int:feature_id>/test-runs", parameters=[s.PROJECT_NAME_PARAMETER]
+)
 @idempotent
 @blp.arguments(s.TestRunCreateSchema)
 @blp.response(201, s.TestRunSchema)
@@ -125,7 +129,7 @@ def create_test_run(data: dict[str, Any], name: str, feature_id: int) -> Any:
     return service.create_test_run(name, feature_id, data)
 
 
-@blp.get("/<string:name>/test-runs")
+@blp.get("/<string:name>/test-runs", parameters=[s.PROJECT_NAME_PARAMETER])
 @blp.arguments(s.TestRunQuerySchema, location="query")
 @blp.response(200, s.TestRunPageSchema)
 def list_project_test_runs(filters: dict[str, Any], name: str) -> Any:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from marshmallow import validate
 
@@ -9,8 +11,44 @@ from app.api import DbInteger, PageQuerySchema, UtcDateTime, page_of
 from app.db import utcnow
 from app.domain.paths import MAX_PATH, path_problem
 
-PROJECT_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+# Python's $ also matches before a trailing newline; (?!\n) refuses it and, unlike \Z, is valid
+# in the ECMA patterns of the OpenAPI document, which shows this very pattern.
+PROJECT_NAME_RE = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}(?!\n)$"
+PROJECT_NAME_ERROR = "Use 1-64 letters, digits, '-' or '_', starting with a letter or digit."
+# Text without NUL characters: the core refuses them in every JSON string and query value
+# (PostgreSQL cannot store them), so free-text fields document it.
+TEXT_PATTERN = r"^[^\u0000]*$"
+# Absolute, or under the home directory (``~`` is expanded); that the directory exists on the
+# Junction host is checked but cannot be said in a pattern.
+DIRECTORY_PATTERN = r"^(?:/|~/)[^\u0000]*$"
 AGENT_TYPES = ("testing", "coding")
+
+
+# The ``{name}`` path parameter of ``/api/projects/{name}/...``, documented with the naming rule
+# (a name that breaks it can only be a 404). Routes pass it as ``parameters=[...]``.
+PROJECT_NAME_PARAMETER: dict[str, Any] = {
+    "in": "path",
+    "name": "name",
+    "description": "The project's name (1-64 letters, digits, '-' or '_').",
+    "schema": {"type": "string", "pattern": PROJECT_NAME_RE},
+}
+
+
+def project_name_field(
+    *, description: str = "A registered Junction project.", **kwargs: Any
+) -> ma.fields.String:
+    """A ``project_name`` field (query or body) with the registry's naming rule.
+
+    The pattern is the rule ``POST /api/projects`` applies, so a client generated from the
+    OpenAPI document sends well-formed names; that the project exists cannot be expressed in a
+    schema -- the endpoint answers 404 for a name nobody registered, which ``description``
+    should say.
+    """
+    return ma.fields.String(
+        validate=validate.Regexp(PROJECT_NAME_RE, error=PROJECT_NAME_ERROR),
+        metadata={"description": description},
+        **kwargs,
+    )
 
 
 class ProjectSchema(ma.Schema):
@@ -36,24 +74,38 @@ class ProjectCreateSchema(ma.Schema):
 
     name = ma.fields.String(
         required=True,
-        validate=validate.Regexp(
-            PROJECT_NAME_RE,
-            error="Use 1-64 letters, digits, '-' or '_', starting with a letter or digit.",
-        ),
+        validate=validate.Regexp(PROJECT_NAME_RE, error=PROJECT_NAME_ERROR),
+        metadata={"description": "Unique name: 1-64 letters, digits, '-' or '_'."},
     )
     path = ma.fields.String(
         required=True,
         validate=[validate.Length(min=1, max=MAX_PATH), _existing_directory],
-        metadata={"description": "An existing directory on the Junction host (absolute)."},
+        metadata={
+            "description": "An existing directory on the Junction host: an absolute path, or "
+            "one under `~/`.",
+            # Documents the absolute-path rule; ``_existing_directory`` checks it with existence.
+            "pattern": DIRECTORY_PATTERN,
+        },
     )
-    description = ma.fields.String(load_default="", validate=validate.Length(max=10_000))
+    description = ma.fields.String(
+        load_default="", validate=validate.Length(max=10_000), metadata={"pattern": TEXT_PATTERN}
+    )
 
 
 class ProjectUpdateSchema(ma.Schema):
     """Body of ``PATCH /api/projects/{name}``; every field optional."""
 
-    path = ma.fields.String(validate=[validate.Length(min=1, max=MAX_PATH), _existing_directory])
-    description = ma.fields.String(validate=validate.Length(max=10_000))
+    path = ma.fields.String(
+        validate=[validate.Length(min=1, max=MAX_PATH), _existing_directory],
+        metadata={
+            "description": "An existing directory on the Junction host: an absolute path, or "
+            "one under `~/`.",
+            "pattern": DIRECTORY_PATTERN,
+        },
+    )
+    description = ma.fields.String(
+        validate=validate.Length(max=10_000), metadata={"pattern": TEXT_PATTERN}
+    )
 
 
 class ProjectDeleteQuerySchema(ma.Schema):

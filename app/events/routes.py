@@ -14,6 +14,7 @@ from app.api import PageQuerySchema, PageSchema, paginate
 from app.errors import ValidationFailed
 from app.events.log import Event, head_id
 from app.events.streams import (
+    MAX_CHANNELS,
     MAX_EVENT_ID,
     accept_websocket,
     check_websocket_origin,
@@ -47,11 +48,23 @@ api_blp = ApiBlueprint(
 )
 
 
+# One channel name as the document states it; ``parse_channels`` (the check itself, which also
+# splits comma-separated values) accepts exactly these names. (?!\n): see app/domain/schemas.py.
+CHANNEL_PATTERN = r"^[A-Za-z0-9_.:/@-]{1,255}(?!\n)$"
+
+
 class _ChannelsMixin(ma.Schema):
     channel = ma.fields.List(
-        ma.fields.String(),
+        ma.fields.String(metadata={"pattern": CHANNEL_PATTERN}),
         required=True,
-        metadata={"description": "Channel name; repeat the parameter or separate with commas."},
+        metadata={
+            "description": (
+                f"Channel name (letters, digits and `_ . : / @ -`); repeat the parameter for up "
+                f"to {MAX_CHANNELS} channels (a value may also list several, comma-separated)."
+            ),
+            "minItems": 1,
+            "maxItems": MAX_CHANNELS,
+        },
     )
 
     @ma.validates_schema

@@ -30,6 +30,16 @@ blp = Blueprint(
 )
 
 
+# Operation ids are UUIDs (models.new_operation_id); documented so that clients (and fuzzers)
+# know the form; any other id is a 404.
+OPERATION_ID_PARAMETER: dict[str, Any] = {
+    "in": "path",
+    "name": "operation_id",
+    "description": "The operation's id (a UUID).",
+    "schema": {"type": "string", "format": "uuid", "maxLength": 36},
+}
+
+
 @blp.get("")
 @blp.arguments(s.OperationQuerySchema, location="query")
 @blp.response(200, s.OperationPageSchema)
@@ -39,7 +49,7 @@ def list_operations(query: dict[str, Any]) -> dict[str, Any]:
     return service.list_operations(query, limit, offset)
 
 
-@blp.get("/<string:operation_id>")
+@blp.get("/<string:operation_id>", parameters=[OPERATION_ID_PARAMETER])
 @blp.response(200, s.OperationSchema)
 @blp.alt_response(404, schema="Problem")
 def get_operation(operation_id: str) -> Operation:
@@ -47,7 +57,7 @@ def get_operation(operation_id: str) -> Operation:
     return service.get_operation(operation_id)
 
 
-@blp.post("/<string:operation_id>/cancel")
+@blp.post("/<string:operation_id>/cancel", parameters=[OPERATION_ID_PARAMETER])
 @blp.arguments(s.CancelRequestSchema, required=False)
 @blp.response(200, s.OperationSchema)
 @blp.alt_response(404, schema="Problem")
@@ -57,7 +67,7 @@ def cancel_operation(data: dict[str, Any], operation_id: str) -> Operation:
     return service.cancel_operation(operation_id, reason=data.get("reason"))
 
 
-@blp.post("/<string:operation_id>/retry")
+@blp.post("/<string:operation_id>/retry", parameters=[OPERATION_ID_PARAMETER])
 @blp.arguments(s.RetryRequestSchema, required=False)
 @blp.response(200, s.OperationSchema)
 @blp.alt_response(404, schema="Problem")

@@ -31,6 +31,22 @@ ws_bp = FlaskBlueprint("jira_ws", __name__)
 # -- settings and checks -------------------------------------------------------------------------
 
 
+# Session and ticket ids are UUIDs; documented so that clients (and fuzzers) know the form.
+# Any other id is a 404.
+SESSION_ID: dict[str, Any] = {
+    "in": "path",
+    "name": "session_id",
+    "description": "The export session's id (a UUID).",
+    "schema": {"type": "string", "format": "uuid", "maxLength": 36},
+}
+TICKET_ID: dict[str, Any] = {
+    "in": "path",
+    "name": "ticket_id",
+    "description": "The ticket's id (a UUID).",
+    "schema": {"type": "string", "format": "uuid", "maxLength": 36},
+}
+
+
 @blp.get("/config")
 @blp.arguments(s.JiraProjectQuerySchema, location="query")
 @blp.response(200, s.JiraConfigSchema)
@@ -73,7 +89,7 @@ def adf_preview(body: dict[str, Any]) -> dict[str, Any]:
     return checks.adf_preview(body["html"])
 
 
-@blp.post("/test-adf-conversion/<session_id>")
+@blp.post("/test-adf-conversion/<session_id>", parameters=[SESSION_ID])
 @blp.arguments(s.JiraAdfTestRequestSchema)
 @blp.response(200, s.JiraAdfTestSchema)
 def test_adf_conversion(body: dict[str, Any], session_id: str) -> dict[str, Any]:
@@ -102,14 +118,14 @@ def create_session(body: dict[str, Any]) -> dict[str, Any]:
     return sessions.session_view(sessions.create_session(body), with_tickets=True)
 
 
-@blp.get("/sessions/<session_id>")
+@blp.get("/sessions/<session_id>", parameters=[SESSION_ID])
 @blp.response(200, s.JiraSessionSchema)
 def get_session(session_id: str) -> dict[str, Any]:
     """A session with its tickets."""
     return sessions.session_view(sessions.get_session(session_id), with_tickets=True)
 
 
-@blp.patch("/sessions/<session_id>")
+@blp.patch("/sessions/<session_id>", parameters=[SESSION_ID])
 @blp.arguments(s.JiraSessionUpdateSchema)
 @blp.response(200, s.JiraSessionSchema)
 def update_session(body: dict[str, Any], session_id: str) -> dict[str, Any]:
@@ -118,14 +134,14 @@ def update_session(body: dict[str, Any], session_id: str) -> dict[str, Any]:
     return sessions.session_view(session, with_tickets=True)
 
 
-@blp.delete("/sessions/<session_id>")
+@blp.delete("/sessions/<session_id>", parameters=[SESSION_ID])
 @blp.response(204)
 def delete_session(session_id: str) -> None:
     """Delete a session and its tickets."""
     sessions.delete_session(sessions.get_session(session_id))
 
 
-@blp.get("/sessions/<session_id>/tickets")
+@blp.get("/sessions/<session_id>/tickets", parameters=[SESSION_ID])
 @blp.response(200, s.JiraTicketListSchema)
 def list_tickets(session_id: str) -> dict[str, Any]:
     """The session's tickets by ``order``."""
@@ -133,7 +149,7 @@ def list_tickets(session_id: str) -> dict[str, Any]:
     return {"items": [sessions.ticket_view(t) for t in sessions.tickets_of(session)]}
 
 
-@blp.post("/sessions/<session_id>/tickets")
+@blp.post("/sessions/<session_id>/tickets", parameters=[SESSION_ID])
 @blp.arguments(s.JiraTicketCreateSchema)
 @blp.response(201, s.JiraTicketSchema)
 def create_ticket(body: dict[str, Any], session_id: str) -> dict[str, Any]:
@@ -143,7 +159,7 @@ def create_ticket(body: dict[str, Any], session_id: str) -> dict[str, Any]:
     return sessions.ticket_view(ticket)
 
 
-@blp.get("/sessions/<session_id>/tickets/<ticket_id>")
+@blp.get("/sessions/<session_id>/tickets/<ticket_id>", parameters=[SESSION_ID, TICKET_ID])
 @blp.response(200, s.JiraTicketSchema)
 def get_ticket(session_id: str, ticket_id: str) -> dict[str, Any]:
     """One ticket."""
@@ -151,7 +167,7 @@ def get_ticket(session_id: str, ticket_id: str) -> dict[str, Any]:
     return sessions.ticket_view(sessions.get_ticket(session, ticket_id))
 
 
-@blp.patch("/sessions/<session_id>/tickets/<ticket_id>")
+@blp.patch("/sessions/<session_id>/tickets/<ticket_id>", parameters=[SESSION_ID, TICKET_ID])
 @blp.arguments(s.JiraTicketUpdateSchema)
 @blp.response(200, s.JiraTicketSchema)
 def update_ticket(body: dict[str, Any], session_id: str, ticket_id: str) -> dict[str, Any]:
@@ -163,7 +179,7 @@ def update_ticket(body: dict[str, Any], session_id: str, ticket_id: str) -> dict
     return sessions.ticket_view(ticket)
 
 
-@blp.delete("/sessions/<session_id>/tickets/<ticket_id>")
+@blp.delete("/sessions/<session_id>/tickets/<ticket_id>", parameters=[SESSION_ID, TICKET_ID])
 @blp.response(204)
 def delete_ticket(session_id: str, ticket_id: str) -> None:
     """Remove a ticket (and dependencies on it)."""
@@ -171,7 +187,9 @@ def delete_ticket(session_id: str, ticket_id: str) -> None:
     sessions.delete_ticket(session, sessions.get_ticket(session, ticket_id))
 
 
-@blp.put("/sessions/<session_id>/tickets/<ticket_id>/attachment")
+@blp.put(
+    "/sessions/<session_id>/tickets/<ticket_id>/attachment", parameters=[SESSION_ID, TICKET_ID]
+)
 @raw_body(content_types=("multipart/form-data",))
 @blp.arguments(s.JiraUploadSchema, location="files")
 @blp.response(200, s.JiraTicketSchema)
@@ -196,7 +214,9 @@ def put_attachment(files: dict[str, Any], session_id: str, ticket_id: str) -> di
     return sessions.ticket_view(ticket)
 
 
-@blp.delete("/sessions/<session_id>/tickets/<ticket_id>/attachment")
+@blp.delete(
+    "/sessions/<session_id>/tickets/<ticket_id>/attachment", parameters=[SESSION_ID, TICKET_ID]
+)
 @blp.response(204)
 def delete_attachment(session_id: str, ticket_id: str) -> None:
     """Remove the ticket's attachment."""
@@ -210,28 +230,28 @@ def delete_attachment(session_id: str, ticket_id: str) -> None:
 # -- export ---------------------------------------------------------------------------------------
 
 
-@blp.post("/export-session/<session_id>")
+@blp.post("/export-session/<session_id>", parameters=[SESSION_ID])
 @blp.response(202, s.JiraExportStartSchema)
 def export_session(session_id: str) -> dict[str, Any]:
     """Start the export (or answer the running one's task id)."""
     return service.start_export(session_id)
 
 
-@blp.get("/export-status/<session_id>")
+@blp.get("/export-status/<session_id>", parameters=[SESSION_ID])
 @blp.response(200, s.JiraExportStatusSchema)
 def export_status(session_id: str) -> dict[str, Any]:
     """Exporting, completed or failed; at most 1 request per 2 s per session."""
     return service.export_status(session_id)
 
 
-@blp.post("/retry-failed/<session_id>")
+@blp.post("/retry-failed/<session_id>", parameters=[SESSION_ID])
 @blp.response(202, s.JiraExportRetrySchema)
 def retry_failed(session_id: str) -> dict[str, Any]:
     """Resume a failed export from the failed ticket (at most 3 retries)."""
     return service.retry_failed(session_id)
 
 
-@blp.get("/export-results/<session_id>")
+@blp.get("/export-results/<session_id>", parameters=[SESSION_ID])
 @blp.response(200, s.JiraExportResultsSchema)
 def export_results(session_id: str) -> dict[str, Any]:
     """Keys, URLs, dependencies created, manual fixes and orphans."""

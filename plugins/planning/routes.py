@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from flask_smorest import Blueprint
 
 from app.api import raw_body
 from app.auth import auth_exempt, is_direct_loopback
+from app.blueprint import Blueprint
 from app.domain import find_project, require_project
 from app.idempotency import idempotent
 from plugins.planning import (
@@ -28,7 +28,11 @@ blp = Blueprint(
     "planning",
     __name__,
     url_prefix="/api/planning",
-    description="MQ Planning (Plane) sync: configuration, cycles, import, webhooks, sprints.",
+    description="MQ Planning (Plane) sync: configuration, cycles, import, webhooks, sprints. "
+    "Invalid requests get 400 (the seed's error table), not Junction's usual 422.",
+    # Seed 000's error table -- the public contract of this API -- answers invalid requests
+    # (missing fields, an invalid cycle_id) with 400.
+    validation_status=400,
 )
 
 
@@ -166,6 +170,20 @@ def sync_toggle(query: dict[str, Any]) -> dict[str, Any]:
     security=[],
     description="Plane webhook receiver. Authenticated by the HMAC-SHA256 signature of the raw "
     "body in X-Plane-Signature (or X-Planning-Signature), not by API tokens.",
+    requestBody={
+        "required": True,
+        "content": {"application/json": {"schema": s.WebhookPayloadSchema}},
+    },
+    parameters=[
+        {
+            "in": "header",
+            "name": "X-Plane-Signature",
+            "required": False,
+            "description": "Lowercase hex HMAC-SHA256 of the raw body under the webhook secret "
+            "(required once planning_webhook_secret is set; 403 when it does not match).",
+            "schema": {"type": "string", "pattern": "^(sha256=)?[0-9a-f]{64}$"},
+        }
+    ],
 )
 def receive_webhook() -> dict[str, Any]:
     """Receive a Plane webhook delivery (signed), answer at once, re-import in the background."""

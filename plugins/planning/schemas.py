@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import marshmallow as ma
 from marshmallow import validate
 
 from app.api import PageQuerySchema, page_of
+from app.domain.schemas import project_name_field
 from app.operations.schemas import AcceptedSchema as AcceptedSchema
 from app.operations.schemas import WaitQuerySchema as WaitQuerySchema
 
-PROJECT_NAME = ma.fields.String(
-    validate=validate.Length(min=1, max=64),
-    metadata={"description": "Junction project; omit for the global configuration."},
+PROJECT_NAME = project_name_field(
+    description="Junction project (it must exist: 404 otherwise); omit for the global "
+    "configuration."
 )
+EXISTING_PROJECT = "Junction project; it must exist (404 otherwise)."
 
 
 # Python's $ also matches before a trailing newline, which would then reach the URL paths these
@@ -20,6 +25,39 @@ PROJECT_NAME = ma.fields.String(
 UUID_PATTERN = (
     r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?!\n)$"
 )
+# A release notes file name as ``release_notes`` serves it: a plain ``.md`` name, no ``..``.
+NOTES_FILENAME_PATTERN = r"^(?!.*\.\.)[A-Za-z0-9][A-Za-z0-9._ -]{0,200}\.md(?!\n)$"
+
+
+def plane_id_field(what: str, **kwargs: Any) -> ma.fields.String:
+    """A Plane id (a UUID) that is put into Plane's URL paths.
+
+    The pattern is documented rather than validated here: ``client.plane_id`` refuses anything
+    else before Plane is called, with the seed's 400 and code ``PLANNING_INVALID_ID`` (a
+    test keeps the two rules equal).
+    """
+    return ma.fields.String(
+        validate=validate.Length(min=1, max=64),
+        metadata={
+            "description": f"{what}: a Plane UUID (400 PLANNING_INVALID_ID otherwise).",
+            "pattern": UUID_PATTERN,
+            "format": "uuid",
+        },
+        **kwargs,
+    )
+
+
+def _marqed_directory(value: str) -> None:
+    """Field validator: an absolute path to an existing directory on the Junction host."""
+    path = Path(value)
+    if not path.is_absolute():
+        raise ma.ValidationError("Give an absolute path.")
+    try:
+        is_dir = path.is_dir()
+    except (OSError, ValueError):  # a component too long, and the like
+        is_dir = False
+    if not is_dir:
+        raise ma.ValidationError("not a directory")
 
 
 class ProjectQuerySchema(ma.Schema):
@@ -108,8 +146,8 @@ class CycleListSchema(ma.Schema):
 class ImportRequestSchema(ma.Schema):
     """Body of ``POST /api/planning/import-cycle``."""
 
-    cycle_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
-    project_name = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    cycle_id = plane_id_field("The cycle to import", required=True)
+    project_name = project_name_field(description=EXISTING_PROJECT, required=True)
 
 
 class ImportDetailSchema(ma.Schema):
@@ -176,11 +214,8 @@ class WebhookResultSchema(ma.Schema):
 class CompleteSprintRequestSchema(ma.Schema):
     """Body of ``POST /api/planning/complete-sprint``."""
 
-    project_name = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
-    cycle_id = ma.fields.String(
-        validate=validate.Length(min=1, max=64),
-        metadata={"description": "Default: the project's planning_active_cycle_id."},
-    )
+    project_name = project_name_field(description=EXISTING_PROJECT, required=True)
+    cycle_id = plane_id_field("The cycle; default: the project's planning_active_cycle_id")
 
 
 class CompleteSprintResultSchema(ma.Schema):
@@ -201,7 +236,7 @@ class CompleteSprintResultSchema(ma.Schema):
 class ReportQuerySchema(ma.Schema):
     """``?project_name=X&all_features=true``."""
 
-    project_name = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    project_name = project_name_field(description=EXISTING_PROJECT, required=True)
     all_features = ma.fields.Boolean(
         load_default=False,
         metadata={"description": "true: every feature; default: MQ Planning-linked only."},
@@ -237,7 +272,7 @@ class TestReportSchema(ma.Schema):
 class HistoryQuerySchema(ma.Schema):
     """``?project_name=X&feature_id=N&limit=50``."""
 
-    project_name = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    project_name = project_name_field(description=EXISTING_PROJECT, required=True)
     feature_id = ma.fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
     limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
     offset = ma.fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
@@ -270,7 +305,7 @@ class TestHistorySchema(ma.Schema):
 class ReleaseNotesQuerySchema(PageQuerySchema):
     """``?project_name=X`` plus the page parameters."""
 
-    project_name = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    project_name = project_name_field(description=EXISTING_PROJECT, required=True)
 
 
 class ReleaseNotesItemSchema(ma.Schema):
@@ -288,8 +323,17 @@ ReleaseNotesPageSchema = page_of(ReleaseNotesItemSchema)
 class ReleaseNotesContentQuerySchema(ma.Schema):
     """``?project_name=X&filename=Y``."""
 
-    project_name = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
-    filename = ma.fields.String(required=True, validate=validate.Length(min=1, max=255))
+    project_name = project_name_field(description=EXISTING_PROJECT, required=True)
+    filename = ma.fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=255),
+        metadata={
+            "description": "A file of `GET /api/planning/release-notes`: a plain `.md` name "
+            "inside `releases/` (400 INVALID_FILENAME otherwise, 404 when absent).",
+            # Documented here, checked (with its own problem code) by release_notes.read_notes.
+            "pattern": NOTES_FILENAME_PATTERN,
+        },
+    )
 
 
 class ReleaseNotesContentSchema(ma.Schema):
@@ -312,17 +356,44 @@ class MarqedImportRequestSchema(ma.Schema):
 
     marqed_dir = ma.fields.String(
         required=True,
-        validate=validate.Length(min=1, max=1024),
-        metadata={"description": "Absolute path of the MarQed tree on the Junction host."},
+        validate=[validate.Length(min=1, max=1024), _marqed_directory],
+        metadata={
+            "description": "Absolute path of the MarQed tree: an existing directory on the "
+            "Junction host holding `epics/` or `features/` (422 MARQED_INVALID listing each "
+            "problem of a malformed tree).",
+            "pattern": r"^/[^\u0000]*$",
+        },
     )
-    cycle_id = ma.fields.String(
-        validate=validate.Length(min=1, max=64),
-        metadata={"description": "Add every created work item to this cycle."},
+    cycle_id = plane_id_field("Add every created work item to this cycle")
+    project_name = project_name_field(
+        description="Junction project whose MQ Planning configuration to use (it must exist: "
+        "404 otherwise); default: the global configuration."
     )
-    project_name = ma.fields.String(
-        validate=validate.Length(min=1, max=64),
-        metadata={"description": "Junction project whose MQ Planning configuration to use."},
+
+
+class WebhookPayloadSchema(ma.Schema):
+    """A Plane webhook delivery (v1), as documented for ``POST /api/planning/webhooks``.
+
+    Documentation only: the view verifies the signature over the raw bytes before it parses
+    them (``webhooks.receive``), which also accepts Plane's v2 shape (``version: "v2"`` with
+    ``event: "workitem.updated"``) and unknown entities, which it ignores.
+    """
+
+    class Meta:
+        unknown = ma.INCLUDE
+
+    event = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(["issue", "cycle", "module", "project", "issue_comment"]),
+        metadata={"description": "The entity that changed."},
     )
+    action = ma.fields.String(
+        required=True,
+        validate=validate.OneOf(["created", "updated", "deleted"]),
+    )
+    webhook_id = ma.fields.String(metadata={"format": "uuid"})
+    workspace_id = ma.fields.String(metadata={"format": "uuid"})
+    data = ma.fields.Dict(metadata={"description": "The entity (its `id`, `cycle_id`...)."})
 
 
 class MarqedEntitySchema(ma.Schema):

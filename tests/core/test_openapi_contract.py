@@ -61,6 +61,34 @@ def _seed(app: Flask, project_dir: Path) -> dict[str, Any]:
     return {"name": "demo", "feature_id": feature_id}
 
 
+def takes_input(operation: Any) -> bool:
+    """Whether the operation has anything a request could get wrong: a parameter or a body."""
+    return bool(
+        operation.path_parameters
+        or operation.query
+        or operation.headers
+        or operation.cookies
+        or operation.body
+    )
+
+
+def unsatisfiable_failure(
+    operation: Any, mode: schemathesis.GenerationMode, exc: BaseException
+) -> str | None:
+    """``None`` when Hypothesis may find nothing to generate for ``operation`` in ``mode``.
+
+    Only an operation without parameters and body has nothing to make invalid (negative mode
+    then generates nothing); for any other, a strategy that stops generating would silently
+    stop fuzzing the operation, so it is a failure.
+    """
+    if mode == schemathesis.GenerationMode.NEGATIVE and not takes_input(operation):
+        return None
+    return (
+        f"{operation.label} [{mode.value}]: Hypothesis could not generate a case ({exc}); "
+        "an operation with parameters or a body must stay fuzzed"
+    )
+
+
 def _fuzz(strategy: st.SearchStrategy[Any], seen: set[int]) -> None:
     """Send a bounded, reproducible number of generated cases and validate each response."""
 
@@ -109,8 +137,10 @@ def test_core_operations_honour_the_document(
 
             try:
                 _fuzz(strategy, statuses.setdefault(operation.label, set()))
-            except hypothesis.errors.Unsatisfiable:
-                pass  # nothing of this operation can be made invalid (no parameters, no body)
+            except hypothesis.errors.Unsatisfiable as exc:
+                failure = unsatisfiable_failure(operation, mode, exc)
+                if failure is not None:
+                    failures.append(failure)
             except Exception as exc:
                 failures.append(f"{operation.label} [{mode.value}]: {exc}")
 

@@ -72,7 +72,8 @@ def _sign(body: bytes) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("body", "status"),
     [
-        (b'{"event": "issue", "action": "updated", "data": {"id": "\\ud800"}}', 422),
+        # A validation failure: planning's validation status, the seed's 400 (app.blueprint).
+        (b'{"event": "issue", "action": "updated", "data": {"id": "\\ud800"}}', 400),
         (b'{"event": "issue", "action": "updated", "data": ' + _nested(5000).encode() + b"}", 400),
         (b'{"event": "issue", "action": "updated", "data": {"n": ' + b"7" * 5000 + b"}}", 422),
     ],

@@ -110,11 +110,11 @@ def test_unknown_cycle_is_404(planning: Planning) -> None:
     assert "The requested resource does not exist." in body["detail"]
 
 
-def test_unknown_junction_project_is_404_and_missing_fields_422(planning: Planning) -> None:
+def test_unknown_junction_project_is_404_and_missing_fields_400(planning: Planning) -> None:
     cycle = planning.cycle("Sprint")
     response = planning.post("/api/planning/import-cycle", {"cycle_id": cycle, "project_name": "x"})
     assert response.status_code == 404
-    assert planning.post("/api/planning/import-cycle", {"project_name": "demo"}).status_code == 422
+    assert planning.post("/api/planning/import-cycle", {"project_name": "demo"}).status_code == 400
     assert planning.fake.calls == []
 
 

@@ -109,9 +109,9 @@ def test_malformed_tree_is_422_listing_every_problem(planning: Planning, tree: P
 
 
 def test_paths_must_be_absolute_directories(planning: Planning, tmp_path: Path) -> None:
-    assert planning.post(URL, {"marqed_dir": "relative/dir"}).status_code == 422
+    assert planning.post(URL, {"marqed_dir": "relative/dir"}).status_code == 400
     missing = planning.post(URL, {"marqed_dir": str(tmp_path / "missing")})
-    assert missing.status_code == 422
+    assert missing.status_code == 400
     assert missing.get_json()["errors"][0]["message"] == "not a directory"
 
 

@@ -84,8 +84,8 @@ def test_history_newest_first_with_filters(planning: Planning) -> None:
 
 
 def test_report_errors(planning: Planning) -> None:
-    assert planning.get("/api/planning/test-report").status_code == 422
+    assert planning.get("/api/planning/test-report").status_code == 400
     assert planning.get("/api/planning/test-report?project_name=nope").status_code == 404
-    assert planning.get("/api/planning/test-history?project_name=demo&limit=0").status_code == 422
+    assert planning.get("/api/planning/test-history?project_name=demo&limit=0").status_code == 400
     empty = planning.get("/api/planning/test-report?project_name=demo").get_json()
     assert empty["total_features"] == 0 and empty["overall_pass_rate"] == 0.0

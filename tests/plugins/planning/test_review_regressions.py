@@ -49,7 +49,7 @@ def test_active_cycle_and_project_ids_must_be_uuids(planning: Planning) -> None:
         ("planning_workspace_slug", "mq-it\n"),
     ]:
         response = planning.post("/api/planning/config", {"project_name": "demo", field: value})
-        assert response.status_code == 422, (field, response.get_json())
+        assert response.status_code == 400, (field, response.get_json())
     assert planning.get("/api/planning/config?project_name=demo").get_json() == before
     cycle = str(uuid.uuid4())
     response = planning.post(

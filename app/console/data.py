@@ -109,11 +109,12 @@ def operations() -> dict[str, Any]:
     recent = _operations(
         Operation.status.notin_((*UNFINISHED, FAILED)), Operation.updated_at.desc(), RECENT
     )
-    counts = dict(
-        db.session.execute(sa.select(Operation.status, sa.func.count()).group_by(Operation.status))
-        .tuples()
-        .all()
-    )
+    counts = {
+        status: total
+        for status, total in db.session.execute(
+            sa.select(Operation.status, sa.func.count()).group_by(Operation.status)
+        )
+    }
     return {
         "running": running,
         "failed": failed,

@@ -25,6 +25,7 @@ from plugins.planning.service import list_cycles
 
 CHANNELS = ("planning", "projects", "operations")
 CYCLE_CACHE_SECONDS = 30.0
+COMPLETE_WAIT_SECONDS = 5.0  # most completions answer within the request; longer ones go on
 NOTES_SHOWN = 5
 _cycles: dict[str, tuple[float, dict[str, Any]]] = {}
 
@@ -123,7 +124,8 @@ def complete_sprint(form: Mapping[str, str]) -> str:
     """Complete the sprint (the picked cycle, else the active one): the result, or the
     operation that is completing it."""
     project = require_project(form.get("project_name"))
-    answer = sprint.start_completion(project, (form.get("cycle_id") or "").strip() or None, 0)
+    cycle_id = (form.get("cycle_id") or "").strip() or None
+    answer = sprint.start_completion(project, cycle_id, COMPLETE_WAIT_SECONDS)
     if not isinstance(answer, dict):  # 202: the durable operation is running
         body = answer.get_json(silent=True) or {}
         return (

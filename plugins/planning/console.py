@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from flask import request
+from flask import current_app, request
 
 from app.db import db
 from app.domain import Project, require_project
@@ -27,20 +27,21 @@ CHANNELS = ("planning", "projects", "operations")
 CYCLE_CACHE_SECONDS = 30.0
 COMPLETE_WAIT_SECONDS = 5.0  # most completions answer within the request; longer ones go on
 NOTES_SHOWN = 5
-_cycles: dict[str, tuple[float, dict[str, Any]]] = {}
+_cycles: dict[tuple[int, int], tuple[float, dict[str, Any]]] = {}
 
 
 def _cycles_of(project: Project) -> dict[str, Any]:
     """The project's cycles for the picker (cached briefly: a live page re-renders often, and
     MQ Planning allows 60 calls a minute), or ``{"error": ...}``."""
-    cached = _cycles.get(project.name)
+    key = (id(current_app._get_current_object()), project.id)  # type: ignore[attr-defined]
+    cached = _cycles.get(key)
     if cached is not None and time.monotonic() - cached[0] < CYCLE_CACHE_SECONDS:
         return cached[1]
     try:
         answer: dict[str, Any] = {"cycles": list_cycles(project)["cycles"]}
     except JunctionError as exc:
         answer = {"error": exc.detail}
-    _cycles[project.name] = (time.monotonic(), answer)
+    _cycles[key] = (time.monotonic(), answer)
     return answer
 
 

@@ -10,6 +10,7 @@ from tests.plugins.planning.conftest import Planning
 from tests.plugins.planning.test_complete_sprint import prepare
 
 PANEL = "/console/planning/"
+STATUS = "/api/planning/sync-status?project_name=demo"
 JSON = {"X-Requested-With": "junction-console"}
 
 
@@ -36,12 +37,10 @@ def test_panel_shows_each_project_with_its_sync_state(planning: Planning) -> Non
 def test_toggle_switches_the_sync_and_needs_csrf(planning: Planning) -> None:
     refused = planning.client.post(f"{PANEL}toggle", data={"project_name": "demo"})
     assert refused.status_code == 403
-    assert (
-        planning.get("/api/planning/sync-status?project_name=demo").get_json()["enabled"] is False
-    )
+    assert planning.get(STATUS).get_json()["enabled"] is False
     answer = act(planning, "toggle", project_name="demo")
     assert answer.status_code == 200 and answer.get_json()["message"] == "Sync for demo is now on."
-    assert planning.get("/api/planning/sync-status?project_name=demo").get_json()["enabled"] is True
+    assert planning.get(STATUS).get_json()["enabled"] is True
     assert "sync on" in planning.get(PANEL).get_data(as_text=True)
     unknown = act(planning, "toggle", project_name="nope")
     assert unknown.status_code == 404 and unknown.get_json()["ok"] is False

@@ -258,7 +258,9 @@
       button.setAttribute("aria-busy", "true");
     }
     try {
-      const target = (event.submitter && event.submitter.formAction) || form.action;
+      // A button's formAction is the page's URL when it has no formaction of its own.
+      const own = event.submitter && event.submitter.hasAttribute("formaction");
+      const target = own ? event.submitter.formAction : form.action;
       const response = await fetch(target, {
         method: "POST",
         body: data,

@@ -194,6 +194,8 @@ def shoot(page: Any, name: str) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
+        # Nothing sticks out sideways: wide tables scroll inside their own box.
+        assert page.evaluate("document.documentElement.scrollWidth") <= width, (name, width)
         page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
 

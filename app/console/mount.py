@@ -78,9 +78,16 @@ def _blueprint(plugin: str, module: Any, items: list[Panel]) -> Blueprint:
     return blueprint
 
 
+def _plugin_failed(panel: Panel) -> Response | None:
+    """A 503 page when the panel's plugin failed after its panels were mounted."""
+    if panel in panels():
+        return None
+    return guard.refuse(503, f"Plugin {panel.plugin!r} failed; see the overview's plugin list.")
+
+
 def _page_view(panel: Panel) -> Callable[[], Any]:
     def view() -> Any:
-        return render_panel(panel, nav=panels())
+        return _plugin_failed(panel) or render_panel(panel, nav=panels())
 
     view.__name__ = f"panel_{panel.name}"
     return view
@@ -88,6 +95,9 @@ def _page_view(panel: Panel) -> Callable[[], Any]:
 
 def _action_view(panel: Panel, handler: Callable[..., Any]) -> Callable[..., Any]:
     def view() -> Any:
+        failed = _plugin_failed(panel)
+        if failed is not None:
+            return failed
         form = {key: value for key, value in request.form.items() if key != "csrf_token"}
         try:
             message = handler(form)

@@ -442,3 +442,20 @@ def test_operations_chart_counts_by_hour(app: Flask, project_dir: Path) -> None:
         last = buckets[-1][1]
         assert (last["running"], last["failed"], last["succeeded"]) == (1, 1, 1)
         operations.runtime(app)  # the runtime exists: pages read through the same services
+
+
+def test_a_failing_panel_view_leaves_the_frame_standing(make_app: Callable[..., Flask]) -> None:
+    def broken() -> dict[str, Any]:
+        raise RuntimeError("boom")
+
+    panel = Panel(title="Probe", template="panelprobe/x.html", view=broken, channels=["x"])
+    app = make_app(extra_plugins=[("panelprobe", _panel_plugin(panel))])
+    client = app.test_client()
+    page = client.get("/console/panelprobe/")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "failed to render" in html and "boom" not in html
+    assert '<a href="/console/panelprobe/" aria-current="page">Probe</a>' in html
+    # A plugin that fails later loses its pages: 503, and they leave the navigation.
+    app.extensions["junction"].registry.mark_failed("panelprobe", RuntimeError("x"), "test")
+    assert client.get("/console/panelprobe/").status_code == 503
+    assert "/console/panelprobe/" not in client.get("/").get_data(as_text=True)

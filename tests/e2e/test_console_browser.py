@@ -190,7 +190,7 @@ def wait_live(page: Any) -> None:
 
 
 def shoot(page: Any, name: str) -> None:
-    """Screenshots of the current page at each width (full page)."""
+    """Screenshots of the current page at each width (full page), and in dark mode."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     for width in WIDTHS:
         page.set_viewport_size({"width": width, "height": 900})
@@ -198,6 +198,9 @@ def shoot(page: Any, name: str) -> None:
         assert page.evaluate("document.documentElement.scrollWidth") <= width, (name, width)
         page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
+    page.emulate_media(color_scheme="dark")
+    page.screenshot(path=str(SHOTS / f"{name}-1280-dark.png"), full_page=True)
+    page.emulate_media(color_scheme="light")
 
 
 # -- sign-in and CSRF ----------------------------------------------------------------------------

@@ -82,6 +82,7 @@ def create_app(
     state.api = api_module.create_api(app)
     _register_core_blueprints(app, state.api)
     _register_plugin_blueprints(app, state)
+    _init_console(app)
 
     state.core_checks["database"] = _database_check
     state.core_checks["migrations"] = migrate.check_at_heads
@@ -149,6 +150,13 @@ def _register_plugin_blueprints(app: Flask, state: JunctionState) -> None:
                     app.register_blueprint(blueprint)
         except Exception as exc:  # a broken blueprint must not take the app down
             state.registry.mark_failed(plugin, exc, "registering blueprints")
+
+
+def _init_console(app: Flask) -> None:
+    """The web console at ``/`` with the plugins' panels (``junction_console_panels``)."""
+    from app import console
+
+    console.init_app(app)
 
 
 def _init_runtime(app: Flask) -> None:

@@ -2,7 +2,9 @@
 
 Paths under ``/api/`` and ``/ws/`` are protected; ``/healthz``, ``/readyz`` and ``/metrics``
 stay open. A view decorated with :func:`auth_exempt` authenticates itself (webhooks verify an
-HMAC signature, build workers send ``X-Worker-Token``).
+HMAC signature, build workers send ``X-Worker-Token``). A signed-in web console session cookie
+counts as its token, with a CSRF header on changes (:func:`console_session`,
+``docs/console.md``).
 
 Before any of that, every request passes two browser guards (``docs/deployment.md``, *Security*):
 its ``Host`` must be a loopback name or match ``JUNCTION_ALLOWED_HOSTS`` (always without tokens,
@@ -138,11 +140,26 @@ def is_operator() -> bool:
     if not tokens:
         return is_direct_loopback() and host_allowed(request.host)
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    if not credentials and console_session() is not None:
+        return True
     return (
         scheme.lower() == "bearer"
         and bool(credentials.strip())
         and token_matches(credentials.strip(), tokens)
     )
+
+
+def console_session() -> Any:
+    """The signed-in web console session of the request (``app.console.session``), or None.
+
+    A console session stands for the token it was opened with: it authorises reads of
+    ``/api/`` and ``/ws/`` with the cookie alone, and a state-changing API request only together
+    with the session's CSRF token in ``X-CSRF-Token`` (:func:`check_request`). The cookie is
+    SameSite=Strict and HttpOnly, so other sites cannot send or read it.
+    """
+    from app.console import session
+
+    return session.signed_in() if session.has_cookie() else None
 
 
 def token_matches(candidate: str, tokens: Iterable[str]) -> bool:
@@ -193,6 +210,10 @@ def check_request() -> Response | None:
 
     header = request.headers.get("Authorization", "")
     scheme, _, credentials = header.partition(" ")
+    if not header and not request.args.get("access_token"):
+        signed_in = console_session()
+        if signed_in is not None:
+            return _console_caller(signed_in)
     if not credentials and path.startswith("/ws/"):
         # Browsers cannot set headers on a WebSocket handshake; they pass the token as the
         # ``access_token`` query parameter of the stream URL (never logged, see observability).
@@ -206,4 +227,22 @@ def check_request() -> Response | None:
     if not token_matches(credentials.strip(), tokens):
         return problem(403, "The bearer token is not valid.", code="INVALID_TOKEN")
     g.caller = f"token:{token_id(credentials.strip())}"
+    return None
+
+
+def _console_caller(signed_in: Any) -> Response | None:
+    """Admit a request made with a console session cookie: reads as they are, changes only
+    with the session's CSRF token in ``X-CSRF-Token`` (a cross-site form cannot set headers)."""
+    from app.console.session import CSRF_HEADER
+
+    if request.method in STATE_CHANGING and not signed_in.csrf_matches(
+        request.headers.get(CSRF_HEADER)
+    ):
+        return problem(
+            403,
+            f"A change made with the console's session cookie must carry its CSRF token in the "
+            f"{CSRF_HEADER} header (or send 'Authorization: Bearer <token>' instead).",
+            code="CSRF_TOKEN_INVALID",
+        )
+    g.caller = f"token:{signed_in.token_id}"
     return None

@@ -198,6 +198,12 @@ KEYS: tuple[Key, ...] = (
         "Seconds between leader-election attempts.",
     ),
     Key("SQL_ECHO", _to_bool, False, "Log every SQL statement."),
+    Key(
+        "CONSOLE_SESSION_SECONDS",
+        _positive(_to_int),
+        8 * 3600,
+        "Seconds a web console sign-in lasts (its cookie's expiry).",
+    ),
 )
 
 KEYS_BY_NAME: dict[str, Key] = {key.name: key for key in KEYS}

@@ -122,3 +122,16 @@ def junction_startup(app: Flask) -> None:
     For wiring that needs the configured app (extension objects, signal handlers). Do no
     network I/O here: an unreachable external service must not stop Junction from starting.
     """
+
+
+@hookspec
+def junction_console_panels() -> list[Any] | None:
+    """Return the plugin's pages of the web console: ``app.console.Panel`` objects (or dicts).
+
+    Each panel gives a ``title``, a Jinja ``template`` named ``<plugin>/...`` in the plugin
+    package's ``templates/`` folder, a ``view`` returning the template's context, the event
+    ``channels`` it follows (an event on one re-renders it live) and optional ``actions``
+    (``{name: callable(form)}``, CSRF-checked ``POST``s). The core mounts the panel at
+    ``/console/<plugin>/<path>``: a plugin's pages live under its own prefix, and an explicit
+    ``name`` must be in its namespace (enforced at load). See ``docs/console.md``.
+    """

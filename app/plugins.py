@@ -7,8 +7,9 @@ it — the approach Airflow takes with its plugin manager. :class:`PluginRegistr
 ``GET /api/plugins`` and ``flask junction plugins`` show.
 
 Names are namespaced and the rule is enforced as the names are declared, as Indico does: a
-blueprint, table, operation kind or settings namespace of plugin ``p`` is ``p`` or starts with
-``p_``, ``p.`` or ``p:`` (:func:`owns`); a plugin that breaks it is failed naming the offender.
+blueprint, table, operation kind, settings namespace or console panel of plugin ``p`` is ``p``
+or starts with ``p_``, ``p.`` or ``p:`` (:func:`owns`); a plugin that breaks it is failed naming
+the offender.
 """
 
 from __future__ import annotations
@@ -62,6 +63,12 @@ def declared_names(hook_name: str, result: Any) -> list[tuple[str, Any]]:
         return [("operation kind", kind) for kind in dict(result)]
     if hook_name == "junction_settings" and isinstance(result, dict | Mapping):
         return [("settings namespace", result.get("namespace"))]
+    if hook_name == "junction_console_panels":
+        # Routes are mounted under /console/<plugin>/ by construction (app.console.panels);
+        # an explicit endpoint name must still be the plugin's.
+        from app.console.panels import panel_name
+
+        return [("console panel", name) for name in map(panel_name, result) if name]
     return []
 
 

@@ -63,3 +63,26 @@ def junction_cli(cli: Any, app: Any) -> None:
     from plugins.planning.cli import planning_group
 
     cli.add_command(planning_group)
+
+
+@hookimpl
+def junction_console_panels() -> list[Any]:
+    """The planning panel at ``/console/planning/``: sync, import, sprint, release notes."""
+    from app.console import Panel
+    from plugins.planning import console
+
+    return [
+        Panel(
+            title="Planning",
+            template="planning/panel.html",
+            view=console.panel_context,
+            channels=list(console.CHANNELS),
+            actions={
+                "toggle": console.toggle,
+                "import": console.import_cycle,
+                "complete": console.complete_sprint,
+            },
+            description="MQ Planning sync per project: status, cycles, sprints, release notes.",
+            order=10,
+        )
+    ]

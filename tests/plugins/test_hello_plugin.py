@@ -27,6 +27,7 @@ from app.testing import invoke, migration_drift, run_job
 HOOKS = [
     "junction_blueprints",
     "junction_cli",
+    "junction_console_panels",
     "junction_health_checks",
     "junction_jobs",
     "junction_migrations",
@@ -296,3 +297,11 @@ def test_changes_are_published_on_the_plugins_channel(junction_app, junction_cli
         ("greeting.created", {"id": ada["id"], "name": "Ada"}),
         ("greeting.delivered", {"count": 1}),
     ]
+
+
+def test_console_panel(junction_client):
+    # The model panel of docs/plugins.md, section 15: rendered in the frame, its form CSRF-checked.
+    page = junction_client.get("/console/hello/")
+    assert page.status_code == 200
+    assert "Greetings" in page.get_data(as_text=True)
+    assert junction_client.post("/console/hello/greet", data={"name": "Ada"}).status_code == 403

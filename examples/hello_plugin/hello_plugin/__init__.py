@@ -13,8 +13,9 @@ from typing import Any
 
 import click
 
+from app.console import Panel
 from app.hookspecs import hookimpl
-from hello_plugin import jobs, service
+from hello_plugin import console, jobs, service
 from hello_plugin.cli import hello_group
 from hello_plugin.routes import blp
 
@@ -67,6 +68,21 @@ def junction_jobs(scheduler: Any) -> None:
 def junction_cli(cli: click.Group, app: Any) -> None:
     """``junction hello ...`` (``cli`` is the application's ``junction`` group)."""
     cli.add_command(hello_group)
+
+
+@hookimpl
+def junction_console_panels() -> list[Panel]:
+    """One panel at ``/console/hello/``, live on ``hello:greetings``, with a ``greet`` action."""
+    return [
+        Panel(
+            title="Hello",
+            template="hello/panel.html",
+            view=console.panel_context,
+            channels=[service.CHANNEL],
+            actions={"greet": console.greet},
+            description="The example plugin's greetings.",
+        )
+    ]
 
 
 @hookimpl

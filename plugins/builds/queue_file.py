@@ -250,7 +250,8 @@ class FileQueue:
     def items(self, limit: int, offset: int) -> list[QueueItem]:
         """Queued and leased items, oldest first."""
         with self._locked():
-            ordered = sorted(self._items.values(), key=lambda i: (i.enqueued_at, i.id))
+            # sorted() is stable: equal times keep the journal (insertion) order.
+            ordered = sorted(self._items.values(), key=lambda i: i.enqueued_at)
             return [QueueItem.from_dict(i.as_dict()) for i in ordered[offset : offset + limit]]
 
     def clear(self) -> int:

@@ -27,6 +27,7 @@ DEFAULT_MAX_LOG_BYTES = 5 * 1024 * 1024
 INDEX_HEAD = 128 * 1024
 INDEX_TAIL = 256 * 1024
 SNIPPET_RADIUS = 80
+_PATH_SEPARATORS = str.maketrans({"/": " ", "\\": " "})
 
 
 def max_log_bytes() -> int:
@@ -98,7 +99,9 @@ def _index(log_id: int, text: str) -> None:
                 "INSERT INTO builds_log_search (log_id, tsv) "
                 "VALUES (:id, to_tsvector('english', :body))"
             ),
-            {"id": log_id, "body": text.replace("\x00", "")},
+            # PostgreSQL's parser keeps /usr/bin/gcc as one "file" token, so searching gcc would
+            # miss it: path separators become spaces in the indexed text.
+            {"id": log_id, "body": text.replace("\x00", "").translate(_PATH_SEPARATORS)},
         )
 
 
@@ -180,7 +183,8 @@ def _stems(q: str) -> list[str]:
             continue
         for word in re.findall(r"\w+", text.lower()):
             stem = re.sub(r"(ations?|ings?|ed|es|s)$", "", word) if len(word) > 4 else word
-            stems.append(stem)
+            # Search stems words (compiler, compiled -> compil): mark the shared prefix.
+            stems.append(stem[: max(6, len(stem) - 2)])
     return stems
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from app import events
 from app.db import db
 from app.errors import ValidationFailed
-from plugins.builds.models import LogChunk
+from plugins.builds.models import BuildLog, LogChunk
 from plugins.builds.names import normalize_name, normalize_version
 
 MAX_APPEND_LINES = 10_000
@@ -94,6 +94,19 @@ def _stored(name: str, version: str, offset: int) -> list[tuple[int, list[str]]]
     return [(first, lines) for first, lines in rows if first + len(lines) > offset]
 
 
+def _completed_log(name: str, version: str) -> int | None:
+    """The id of the whole log stored after the last appended chunk (the build is over)."""
+    last_chunk = db.session.scalar(
+        sa.select(sa.func.max(LogChunk.created_at)).where(
+            LogChunk.name == name, LogChunk.version == version
+        )
+    )
+    query = sa.select(BuildLog.id).where(BuildLog.name == name, BuildLog.version == version)
+    if last_chunk is not None:
+        query = query.where(BuildLog.timestamp >= last_chunk)
+    return db.session.scalar(query.order_by(BuildLog.id.desc()).limit(1))
+
+
 def follow(
     name: str, version: str, offset: int, *, heartbeat: float, stop_when_complete: bool = True
 ) -> Iterator[dict[str, Any] | None]:
@@ -108,7 +121,12 @@ def follow(
             chunk = lines[max(0, sent - first) :]
             yield {"type": "lines", "first_line": max(first, sent), "lines": chunk}
             sent = first + len(lines)
+        stored_log = _completed_log(name, version)
         db.session.remove()  # no transaction held open while following
+        if stored_log is not None:
+            yield {"type": "complete", "log_id": stored_log, "next_line": sent}
+            if stop_when_complete:
+                return
         while not sub.closed:
             items = sub.get_items(timeout=heartbeat)
             if not items:

@@ -34,3 +34,27 @@ def event(
         "platform_tag": "manylinux_2_28_s390x",
         **extra,
     }
+
+
+@pytest.fixture
+def serve():
+    """Start an app on 127.0.0.1:<free port> in a thread; returns ``(http_url, ws_url)``."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from app import events
+
+    servers: list[tuple[Any, Flask]] = []
+
+    def start(app: Flask) -> tuple[str, str]:
+        server = make_server("127.0.0.1", 0, app, threaded=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append((server, app))
+        return f"http://127.0.0.1:{server.port}", f"ws://127.0.0.1:{server.port}"
+
+    yield start
+    for server, app in servers:
+        events.get_hub(app).shutdown()  # ends open streams so their threads finish
+        server.shutdown()
+        server.server_close()

@@ -61,3 +61,19 @@ def junction_health_checks() -> Mapping[str, Callable[[], Any]]:
     from plugins.builds.status import readiness_check
 
     return {"queue": readiness_check}
+
+
+@hookimpl
+def junction_operations() -> Mapping[str, Callable[..., Any]]:
+    """``builds.drain``: the local worker trigger."""
+    from plugins.builds.trigger import DRAIN_KIND, drain_operation
+
+    return {DRAIN_KIND: drain_operation}
+
+
+@hookimpl
+def junction_cli(cli: Any, app: Any) -> None:
+    """``junction builds enqueue|queue|worker|hints|logs search|summary``."""
+    from plugins.builds.cli import builds_group
+
+    cli.add_command(builds_group)

@@ -27,7 +27,7 @@ DEFAULT_MAX_LOG_BYTES = 5 * 1024 * 1024
 INDEX_HEAD = 128 * 1024
 INDEX_TAIL = 256 * 1024
 SNIPPET_RADIUS = 80
-_PATH_SEPARATORS = str.maketrans({"/": " ", "\\": " "})
+_SEPARATORS = str.maketrans({c: " " for c in "/\\._-:"})
 
 
 def max_log_bytes() -> int:
@@ -94,14 +94,16 @@ def _index(log_id: int, text: str) -> None:
             {"id": log_id, "body": text},
         )
     else:
+        body = text.replace("\x00", "")
         db.session.execute(
             sa.text(
-                "INSERT INTO builds_log_search (log_id, tsv) "
-                "VALUES (:id, to_tsvector('english', :body))"
+                "INSERT INTO builds_log_search (log_id, tsv) VALUES (:id, "
+                "to_tsvector('english', :body) || to_tsvector('english', :split))"
             ),
-            # PostgreSQL's parser keeps /usr/bin/gcc as one "file" token, so searching gcc would
-            # miss it: path separators become spaces in the indexed text.
-            {"id": log_id, "body": text.replace("\x00", "").translate(_PATH_SEPARATORS)},
+            # PostgreSQL's parser keeps /usr/bin/gcc or xmlversion.h as one "file" token, so
+            # a search for gcc would miss it: the text is indexed once more with path and
+            # dotted names split (versions such as 1.26.0 stay findable from the first copy).
+            {"id": log_id, "body": body, "split": body.translate(_SEPARATORS)},
         )
 
 

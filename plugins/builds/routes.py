@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from app.api import raw_body
 from app.errors import Forbidden
 from app.events.streams import request_origin_allowed
-from plugins.builds import config, hints, history, logs, logtail, plans, queue, status
+from plugins.builds import config, hints, history, logs, logtail, plans, queue, status, trigger
 from plugins.builds import schemas as s
 from plugins.builds.tokens import session_cookie, worker_only
 
@@ -343,6 +343,29 @@ def enqueue(body: dict[str, Any]) -> Any:
 def clear_queue() -> dict[str, Any]:
     """Empty the queue (refused where the backend cannot, as Kafka)."""
     return queue.clear()
+
+
+# -- workers -------------------------------------------------------------------------------------
+
+
+@blp.post("/worker/trigger")
+@worker_only
+@blp.response(202, s.BuildsTriggerSchema)
+@blp.alt_response(401, schema="Problem", description="Worker token missing or wrong.")
+@blp.alt_response(502, schema="Problem", description="The worker webhook refused the drain.")
+@blp.alt_response(503, schema="Problem", description="The trigger is unconfigured or down.")
+def worker_trigger() -> dict[str, Any]:
+    """Drain the queue through the configured trigger (local operation or signed webhook)."""
+    return trigger.trigger()
+
+
+@blp.post("/worker/smoke")
+@worker_only
+@blp.response(200, s.BuildsSmokeSchema)
+@blp.alt_response(401, schema="Problem", description="Worker token missing or wrong.")
+def worker_smoke() -> dict[str, Any]:
+    """Check mounts and configuration without draining (``ok`` false names what fails)."""
+    return trigger.smoke()
 
 
 # -- session -------------------------------------------------------------------------------------

@@ -505,3 +505,31 @@ class BuildsConfigSchema(ma.Schema):
     worker = ma.fields.Dict(required=True)
     logs = ma.fields.Dict(required=True)
     database = ma.fields.Dict(required=True)
+
+
+# -- workers -------------------------------------------------------------------------------------
+
+
+class BuildsTriggerSchema(ma.Schema):
+    """What ``POST /worker/trigger`` started."""
+
+    detail = ma.fields.String(required=True)
+    mode = ma.fields.String(required=True, validate=validate.OneOf(["local", "webhook"]))
+    queue_length = ma.fields.Integer(required=True)
+    operation_id = ma.fields.String(allow_none=True)
+    status_url = ma.fields.String(allow_none=True)
+
+
+class BuildsSmokeCheckSchema(ma.Schema):
+    """One smoke check."""
+
+    name = ma.fields.String(required=True)
+    ok = ma.fields.Boolean(required=True)
+    detail = ma.fields.String(required=True)
+
+
+class BuildsSmokeSchema(ma.Schema):
+    """Result of ``POST /worker/smoke``."""
+
+    ok = ma.fields.Boolean(required=True)
+    checks = ma.fields.List(ma.fields.Nested(BuildsSmokeCheckSchema), required=True)

@@ -7,13 +7,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from app.api import paginate
-from app.db import db, utcnow
+from app.db import db, is_sqlite, utcnow
 from app.errors import NotFound
 from plugins.builds import metrics
-from plugins.builds.models import BuildEvent
+from plugins.builds.models import BuildEvent, FailureCount
 from plugins.builds.names import FAILED_STATUSES, normalize_name, normalize_version
 
 # Fields compared when an event id is sent again: equal means a retry, different a conflict.
@@ -95,6 +97,7 @@ def ingest(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
                 "event": existing,
             }
         )
+    _count_failures([e for e in accepted if e.status in FAILED_STATUSES])
     db.session.commit()
     from plugins.builds import hints  # hints read history: imported late, no circle
 
@@ -117,6 +120,31 @@ def _by_event_id(event_id: str | None) -> BuildEvent | None:
     if event_id is None:
         return None
     return db.session.scalar(sa.select(BuildEvent).where(BuildEvent.event_id == event_id))
+
+
+def _count_failures(failed: list[BuildEvent]) -> None:
+    """Add failed events to the per-package counts (an atomic upsert, safe across workers)."""
+    insert = sqlite_insert if is_sqlite() else pg_insert
+    for event in failed:
+        statement = insert(FailureCount).values(
+            name=event.name, failures=1, last_failure=event.timestamp
+        )
+        table = FailureCount.__table__
+        db.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["name"],
+                set_={
+                    "failures": table.c.failures + 1,
+                    "last_failure": sa.case(
+                        (
+                            table.c.last_failure > statement.excluded.last_failure,
+                            table.c.last_failure,
+                        ),
+                        else_=statement.excluded.last_failure,
+                    ),
+                },
+            )
+        )
 
 
 # -- reads ---------------------------------------------------------------------------------------
@@ -261,19 +289,14 @@ def variants(name: str, limit: int, offset: int) -> dict[str, Any]:
 
 
 def top_failures(limit: int) -> list[dict[str, Any]]:
-    """Packages with the most failed builds (served by the (status, name, timestamp) index)."""
-    rows = db.session.execute(
-        sa.select(
-            BuildEvent.name,
-            sa.func.count().label("failures"),
-            sa.func.max(BuildEvent.timestamp).label("last_failure"),
-        )
-        .where(BuildEvent.status.in_(FAILED_STATUSES))
-        .group_by(BuildEvent.name)
-        .order_by(sa.desc("failures"), BuildEvent.name)
+    """Packages with the most failed builds (the counts kept at ingest)."""
+    rows = db.session.scalars(
+        sa.select(FailureCount)
+        # Both descending, so the (failures, name) index is read backwards, no sort.
+        .order_by(FailureCount.failures.desc(), FailureCount.name.desc())
         .limit(limit)
     ).all()
-    return [dict(row._mapping) for row in rows]
+    return [{"name": r.name, "failures": r.failures, "last_failure": r.last_failure} for r in rows]
 
 
 def top_slowest(limit: int) -> list[dict[str, Any]]:

@@ -123,3 +123,15 @@ class ManifestEntry(db.Model):
     platform_tag: Mapped[str | None] = mapped_column(sa.String(128))
     status: Mapped[str] = mapped_column(sa.String(32), nullable=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
+
+
+class FailureCount(db.Model):
+    """Failed builds per package, kept at ingest so ``top-failures`` reads a few rows instead
+    of aggregating every failure."""
+
+    __tablename__ = "builds_failure_counts"
+    __table_args__ = (sa.Index("ix_builds_failure_counts_failures", "failures", "name"),)
+
+    name: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+    last_failure: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)

@@ -14,6 +14,7 @@ from app.errors import Forbidden
 from app.events.streams import request_origin_allowed
 from plugins.builds import config, hints, history, logs, logtail, plans, queue, status, trigger
 from plugins.builds import schemas as s
+from plugins.builds import schemas_content as sc
 from plugins.builds.tokens import session_cookie, worker_only
 
 blp = Blueprint(
@@ -130,23 +131,23 @@ def top_slowest(query: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/hints")
-@blp.response(200, s.BuildsHintListSchema)
+@blp.response(200, sc.BuildsHintListSchema)
 def list_hints() -> dict[str, Any]:
     """Every hint."""
     return {"items": hints.list_hints()}
 
 
 @blp.post("/hints")
-@blp.arguments(s.BuildsHintInSchema)
-@blp.response(201, s.BuildsHintSchema)
+@blp.arguments(sc.BuildsHintInSchema)
+@blp.response(201, sc.BuildsHintSchema)
 def create_hint(body: dict[str, Any]) -> dict[str, Any]:
     """Create a hint; 422 for an invalid pattern or one that could backtrack catastrophically."""
     return hints.create_hint(body)
 
 
 @blp.put("/hints/<int:hint_id>")
-@blp.arguments(s.BuildsHintInSchema)
-@blp.response(200, s.BuildsHintSchema)
+@blp.arguments(sc.BuildsHintInSchema)
+@blp.response(200, sc.BuildsHintSchema)
 @blp.alt_response(404, schema="Problem", description="No such hint.")
 def update_hint(body: dict[str, Any], hint_id: int) -> dict[str, Any]:
     """Replace a hint."""
@@ -166,8 +167,8 @@ def delete_hint(hint_id: int) -> None:
 
 @blp.post("/logs")
 @worker_only
-@blp.arguments(s.BuildsLogInSchema)
-@blp.response(201, s.BuildsLogMetaSchema)
+@blp.arguments(sc.BuildsLogInSchema)
+@blp.response(201, sc.BuildsLogMetaSchema)
 @blp.alt_response(401, schema="Problem", description="Worker token missing or wrong.")
 def post_log(body: dict[str, Any]) -> dict[str, Any]:
     """Store a build's log (compressed; a log over the size limit keeps its head and tail)."""
@@ -175,15 +176,15 @@ def post_log(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/logs/search")
-@blp.arguments(s.BuildsLogSearchQuerySchema, location="query")
-@blp.response(200, s.BuildsLogSearchSchema)
+@blp.arguments(sc.BuildsLogSearchQuerySchema, location="query")
+@blp.response(200, sc.BuildsLogSearchSchema)
 def search_logs(query: dict[str, Any]) -> dict[str, Any]:
     """Full-text search (stemmed words, "phrases", -exclusions, or), with highlighted snippets."""
     return logs.search(query["q"], query["limit"])
 
 
 @blp.get("/logs/<string:name>/<string:version>")
-@blp.response(200, s.BuildsLogSchema)
+@blp.response(200, sc.BuildsLogSchema)
 @blp.alt_response(404, schema="Problem", description="No log for this version.")
 def get_log(name: str, version: str) -> dict[str, Any]:
     """The newest log of one version, with its content."""
@@ -193,7 +194,7 @@ def get_log(name: str, version: str) -> dict[str, Any]:
 @blp.post("/logs/stream/<string:name>/<string:version>")
 @worker_only
 @raw_body(content_types=("text/plain",))
-@blp.response(200, s.BuildsLogAppendSchema)
+@blp.response(200, sc.BuildsLogAppendSchema)
 @blp.alt_response(401, schema="Problem", description="Worker token missing or wrong.")
 @blp.doc(requestBody={"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}})
 def append_log(name: str, version: str) -> dict[str, Any]:
@@ -226,7 +227,7 @@ def _sse(items: Iterator[dict[str, Any] | None]) -> Iterator[str]:
 
 
 @blp.get("/logs/stream/<string:name>/<string:version>")
-@blp.arguments(s.BuildsTailQuerySchema, location="query")
+@blp.arguments(sc.BuildsTailQuerySchema, location="query")
 @blp.response(
     200,
     TAIL_EVENT_SCHEMA,
@@ -263,7 +264,7 @@ def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
 
 
 @blp.get("/plan")
-@blp.response(200, s.BuildsPlanSchema)
+@blp.response(200, sc.BuildsPlanSchema)
 def get_plan() -> dict[str, Any]:
     """The current plan (the newest saved)."""
     return plans.current_plan()
@@ -271,8 +272,8 @@ def get_plan() -> dict[str, Any]:
 
 @blp.post("/plan")
 @worker_only
-@blp.arguments(s.BuildsPlanInSchema)
-@blp.response(201, s.BuildsPlanSchema)
+@blp.arguments(sc.BuildsPlanInSchema)
+@blp.response(201, sc.BuildsPlanSchema)
 @blp.alt_response(401, schema="Problem", description="Worker token missing or wrong.")
 def post_plan(body: dict[str, Any]) -> dict[str, Any]:
     """Save a plan snapshot of a run."""
@@ -280,8 +281,8 @@ def post_plan(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/manifest")
-@blp.arguments(s.BuildsManifestQuerySchema, location="query")
-@blp.response(200, s.BuildsManifestSchema)
+@blp.arguments(sc.BuildsManifestQuerySchema, location="query")
+@blp.response(200, sc.BuildsManifestSchema)
 def get_manifest(query: dict[str, Any]) -> dict[str, Any]:
     """The manifest of the last run (or of ``run_id``)."""
     return plans.manifest(query["limit"], query.get("run_id"))
@@ -289,8 +290,8 @@ def get_manifest(query: dict[str, Any]) -> dict[str, Any]:
 
 @blp.post("/manifest")
 @worker_only
-@blp.arguments(s.BuildsManifestInSchema)
-@blp.response(201, s.BuildsManifestSavedSchema)
+@blp.arguments(sc.BuildsManifestInSchema)
+@blp.response(201, sc.BuildsManifestSavedSchema)
 @blp.alt_response(401, schema="Problem", description="Worker token missing or wrong.")
 def post_manifest(body: dict[str, Any]) -> dict[str, Any]:
     """Save a run's manifest entries."""
@@ -298,8 +299,8 @@ def post_manifest(body: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.get("/artifacts")
-@blp.arguments(s.BuildsArtifactsQuerySchema, location="query")
-@blp.response(200, s.BuildsArtifactListSchema)
+@blp.arguments(sc.BuildsArtifactsQuerySchema, location="query")
+@blp.response(200, sc.BuildsArtifactListSchema)
 def artifacts(query: dict[str, Any]) -> dict[str, Any]:
     """Built wheels (paths or URLs) from the manifests, newest first."""
     return plans.artifacts(query["limit"])
@@ -350,7 +351,7 @@ def clear_queue() -> dict[str, Any]:
 
 @blp.post("/worker/trigger")
 @worker_only
-@blp.response(202, s.BuildsTriggerSchema)
+@blp.response(202, sc.BuildsTriggerSchema)
 @blp.alt_response(401, schema="Problem", description="Worker token missing or wrong.")
 @blp.alt_response(502, schema="Problem", description="The worker webhook refused the drain.")
 @blp.alt_response(503, schema="Problem", description="The trigger is unconfigured or down.")
@@ -361,7 +362,7 @@ def worker_trigger() -> dict[str, Any]:
 
 @blp.post("/worker/smoke")
 @worker_only
-@blp.response(200, s.BuildsSmokeSchema)
+@blp.response(200, sc.BuildsSmokeSchema)
 @blp.alt_response(401, schema="Problem", description="Worker token missing or wrong.")
 def worker_smoke() -> dict[str, Any]:
     """Check mounts and configuration without draining (``ok`` false names what fails)."""

@@ -108,7 +108,7 @@ VOCABULARY = [
     "glibc",
 ]
 RARE = ["segmentation", "bison", "gettext", "hdf5"]
-QUERY_WORDS = ["linker", "segmentation", "openssl", "gfortran", "bison", "undefined"]
+QUERY_WORDS = ["linker", "segmentation", "openssl", "gfortran", "ffmpeg", "undefined"]
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -125,6 +125,8 @@ def make_log(rng: random.Random, n: int) -> str:
         if rng.random() < 0.01:
             words.append(rng.choice(RARE))
         lines.append(" ".join(words) + f" src/pkg_{n % 97}/mod.c:{rng.randint(1, 999)}")
+    if n % 1000 == 0:
+        lines.append("ffmpeg: libavcodec not found")
     if n % 7 == 0:
         lines.append("/usr/bin/ld: linker error: undefined reference to `main'")
     return "\n".join(lines) + "\n"
@@ -246,6 +248,8 @@ def measure(app: Any, repeat: int, seed: int) -> list[tuple[str, list[float]]]:
         run("package", lambda: history.package(f"pkg-{rng.randrange(20000)}"))
         run("top-failures", lambda: history.top_failures(10))
         run("top-slowest", lambda: history.top_slowest(10))
+        for word in QUERY_WORDS:
+            run(f"  search {word!r}", lambda w=word: logs.search(w, 20))
         words = iter(QUERY_WORDS * repeat * 2)
         run("log search (FTS)", lambda: logs.search(next(words), 20))
         words = iter(QUERY_WORDS * repeat * 2)

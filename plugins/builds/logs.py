@@ -199,7 +199,9 @@ def snippet(text: str, q: str, radius: int = SNIPPET_RADIUS) -> str:
     pieces = []
     last_end = -1
     for match in word_re.finditer(text):
-        if match.start() < last_end or len(pieces) >= 2:
+        if len(pieces) >= 2:
+            break
+        if match.start() < last_end:
             continue
         start, end = max(0, match.start() - radius), min(len(text), match.end() + radius)
         piece = _html_escape(text[start:end])
@@ -210,6 +212,37 @@ def snippet(text: str, q: str, radius: int = SNIPPET_RADIUS) -> str:
 
 def _html_escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# How many of the newest logs the first, bounded pass of a PostgreSQL search tests.
+RECENT_WINDOW = 500
+_PG_RECENT = sa.text(
+    "SELECT log_id FROM builds_log_search WHERE log_id > :floor "
+    "AND tsv @@ websearch_to_tsquery('english', :q) ORDER BY log_id DESC LIMIT :n"
+)
+# MATERIALIZED keeps the GIN index in charge: the planner would otherwise walk the primary key
+# newest first testing every tsvector, which for a rare word means all of them.
+_PG_INDEXED = sa.text(
+    "WITH hits AS MATERIALIZED (SELECT log_id FROM builds_log_search "
+    "WHERE tsv @@ websearch_to_tsquery('english', :q)) "
+    "SELECT log_id FROM hits ORDER BY log_id DESC LIMIT :n"
+)
+
+
+def _pg_search(q: str, limit: int) -> list[int]:
+    """The newest ``limit`` matching log ids, in two passes.
+
+    A common word matches among the newest logs: testing the last :data:`RECENT_WINDOW` finds
+    ``limit`` of them at a bounded cost, and they are the newest overall since every newer log
+    was tested. Otherwise the word is rare enough for the GIN index to list every match cheaply.
+    """
+    newest = db.session.scalar(sa.select(sa.func.max(BuildLog.id))) or 0
+    recent = db.session.scalars(
+        _PG_RECENT, {"floor": newest - RECENT_WINDOW, "q": q, "n": limit}
+    ).all()
+    if len(recent) >= limit:
+        return list(recent)
+    return list(db.session.scalars(_PG_INDEXED, {"q": q, "n": limit}).all())
 
 
 def search(q: str, limit: int) -> dict[str, Any]:
@@ -228,17 +261,7 @@ def search(q: str, limit: int) -> dict[str, Any]:
             {"q": expression, "n": limit},
         ).all()
     else:
-        ids = db.session.scalars(
-            # MATERIALIZED: the GIN index finds the matches first; walking the primary key
-            # newest first and testing each tsvector is what the planner would otherwise pick,
-            # and it reads every log's index entry when the words are rare.
-            sa.text(
-                "WITH hits AS MATERIALIZED (SELECT log_id FROM builds_log_search "
-                "WHERE tsv @@ websearch_to_tsquery('english', :q)) "
-                "SELECT log_id FROM hits ORDER BY log_id DESC LIMIT :n"
-            ),
-            {"q": q, "n": limit},
-        ).all()
+        ids = _pg_search(q, limit)
     logs = {
         log.id: log for log in db.session.scalars(sa.select(BuildLog).where(BuildLog.id.in_(ids)))
     }

@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from app.api import raw_body
 from app.errors import Forbidden
 from app.events.streams import request_origin_allowed
+from app.idempotency import idempotent
 from plugins.builds import config, hints, history, logs, logtail, plans, queue, status, trigger
 from plugins.builds import schemas as s
 from plugins.builds import schemas_content as sc
@@ -138,6 +139,7 @@ def list_hints() -> dict[str, Any]:
 
 
 @blp.post("/hints")
+@idempotent
 @blp.arguments(sc.BuildsHintInSchema)
 @blp.response(201, sc.BuildsHintSchema)
 def create_hint(body: dict[str, Any]) -> dict[str, Any]:
@@ -272,6 +274,7 @@ def get_plan() -> dict[str, Any]:
 
 @blp.post("/plan")
 @worker_only
+@idempotent
 @blp.arguments(sc.BuildsPlanInSchema)
 @blp.response(201, sc.BuildsPlanSchema)
 @blp.alt_response(401, schema="Problem", description="Worker token missing or wrong.")
@@ -290,6 +293,7 @@ def get_manifest(query: dict[str, Any]) -> dict[str, Any]:
 
 @blp.post("/manifest")
 @worker_only
+@idempotent
 @blp.arguments(sc.BuildsManifestInSchema)
 @blp.response(201, sc.BuildsManifestSavedSchema)
 @blp.alt_response(401, schema="Problem", description="Worker token missing or wrong.")
@@ -326,6 +330,7 @@ def queue_stats() -> dict[str, Any]:
 
 @blp.post("/queue/enqueue")
 @worker_only
+@idempotent
 @blp.arguments(s.BuildsEnqueueSchema)
 @blp.response(201, s.BuildsEnqueuedSchema)
 @blp.alt_response(200, schema=s.BuildsEnqueuedSchema, description="Already queued or building.")
@@ -351,6 +356,7 @@ def clear_queue() -> dict[str, Any]:
 
 @blp.post("/worker/trigger")
 @worker_only
+@idempotent
 @blp.response(202, sc.BuildsTriggerSchema)
 @blp.alt_response(401, schema="Problem", description="Worker token missing or wrong.")
 @blp.alt_response(502, schema="Problem", description="The worker webhook refused the drain.")

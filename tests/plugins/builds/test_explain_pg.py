@@ -50,7 +50,12 @@ QUERIES = {
         "SELECT * FROM builds_failure_counts ORDER BY failures DESC, name DESC LIMIT 10",
         "ix_builds_failure_counts_failures",
     ),
-    "log search": (
+    "log search, first pass (newest logs)": (
+        "SELECT log_id FROM builds_log_search WHERE log_id > 4500 AND tsv @@ "
+        "websearch_to_tsquery('english', 'ok') ORDER BY log_id DESC LIMIT 20",
+        "builds_log_search_pkey|ix_builds_log_search_tsv",
+    ),
+    "log search, second pass (every match)": (
         "WITH hits AS MATERIALIZED (SELECT log_id FROM builds_log_search WHERE tsv @@ "
         "websearch_to_tsquery('english', 'linker')) SELECT log_id FROM hits "
         "ORDER BY log_id DESC LIMIT 20",

@@ -115,3 +115,15 @@ def test_unknown_backend_is_503(junction_app, junction_client):
     assert response.status_code == 503
     assert "nosuch" in response.get_json()["detail"]
     assert junction_client.get("/api/builds/health").status_code == 503
+
+
+def test_enqueue_honours_idempotency_key(junction_client):
+    headers = {"Idempotency-Key": "enqueue-numpy-1"}
+    first = junction_client.post("/api/builds/queue/enqueue", json=BODY, headers=headers)
+    again = junction_client.post("/api/builds/queue/enqueue", json=BODY, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers.get("Idempotent-Replayed") == "true"
+    other = junction_client.post(
+        "/api/builds/queue/enqueue", json={**BODY, "version": "2.0"}, headers=headers
+    )
+    assert other.status_code == 422

@@ -94,6 +94,11 @@ def _stored(name: str, version: str, offset: int) -> list[tuple[int, list[str]]]
     return [(first, lines) for first, lines in rows if first + len(lines) > offset]
 
 
+def normalized(name: str, version: str) -> tuple[str, str]:
+    """``(name, version)`` in normal form; 422 before any stream starts when invalid."""
+    return normalize_name(name), normalize_version(version)
+
+
 def _completed_log(name: str, version: str) -> int | None:
     """The id of the whole log stored after the last appended chunk (the build is over)."""
     last_chunk = db.session.scalar(
@@ -112,8 +117,8 @@ def follow(
 ) -> Iterator[dict[str, Any] | None]:
     """Yield ``{"type": "lines", "first_line", "lines"}`` from line ``offset`` on, then live
     ones; ``{"type": "complete"}`` when the whole log is stored; ``None`` after ``heartbeat``
-    quiet seconds. Needs an app context for as long as it runs."""
-    name, version = normalize_name(name), normalize_version(version)
+    quiet seconds. Needs an app context for as long as it runs. ``name`` and ``version`` are
+    normalised already (:func:`normalized`), so nothing is validated once streaming."""
     sub = events.subscribe([channel(name, version)], events.head_id())
     try:
         sent = offset

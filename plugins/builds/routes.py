@@ -247,19 +247,12 @@ def tail_log(query: dict[str, Any], name: str, version: str) -> Response:
     if resume.isdigit() and len(resume) < 10:
         offset = int(resume)
     beat = float(current_app.config["JUNCTION_EVENTS_HEARTBEAT_SECONDS"])
+    name, version = logtail.normalized(name, version)  # a 422 before the 200 goes out
     items = logtail.follow(name, version, offset, heartbeat=beat)
-    first = next(items)  # validates the name and version before the 200 goes out
-    response = Response(
-        stream_with_context(_sse(_chain(first, items))), mimetype="text/event-stream"
-    )
+    response = Response(stream_with_context(_sse(items)), mimetype="text/event-stream")
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"
     return response
-
-
-def _chain(first: Any, rest: Iterator[Any]) -> Iterator[Any]:
-    yield first
-    yield from rest
 
 
 # -- plan, manifest, artifacts ---------------------------------------------------------------------

@@ -104,12 +104,14 @@ class _LogPump:
         self._last_flush = time.monotonic()
 
     def add(self, line: str) -> None:
+        """Record one line; append the batch when it is big or old enough."""
         self.lines.append(line)
         self._pending.append(line)
         if len(self._pending) >= FLUSH_LINES or time.monotonic() - self._last_flush > FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
+        """Append the lines not sent yet."""
         if self._pending:
             logtail.append(self.item.package, self.item.version, "\n".join(self._pending))
             self._pending = []

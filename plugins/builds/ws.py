@@ -32,18 +32,13 @@ def tail_websocket(name: str, version: str) -> Response:
     """Follow a build's live log over a WebSocket, replaying from ``offset``."""
     offset = _offset()
     beat = float(current_app.config["JUNCTION_EVENTS_HEARTBEAT_SECONDS"])
-    items = logtail.follow(name, version, offset, heartbeat=beat)
-    first = next(items)  # a bad name or version fails the handshake with a problem document
+    # A bad name or version fails the handshake with a problem document.
+    name, version = logtail.normalized(name, version)
 
     def serve(ws: Any) -> None:
-        for item in _chain(first, items):
+        for item in logtail.follow(name, version, offset, heartbeat=beat):
             ws.send(json.dumps(item if item is not None else {"type": "heartbeat"}))
             if item is not None and item["type"] == "complete":
                 return
 
     return accept_websocket(serve)
-
-
-def _chain(first: Any, rest: Any) -> Any:
-    yield first
-    yield from rest

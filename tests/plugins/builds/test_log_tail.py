@@ -123,3 +123,15 @@ def test_websocket_refuses_a_bad_version(junction_app, serve):
         assert exc.status_code == 422
     else:
         raise AssertionError("the handshake should have failed")
+
+
+def test_sse_answers_at_once_before_any_line(junction_app, serve):
+    junction_app.config["JUNCTION_EVENTS_HEARTBEAT_SECONDS"] = 60
+    http, _ = serve(junction_app)
+    # The headers come before the first line or heartbeat (the read timeout is far below 60 s).
+    with requests.get(f"{http}/api/builds{TAIL}", stream=True, timeout=5) as response:
+        assert response.status_code == 200
+        _append(http, "first line")
+        assert next(_sse(response))["data"]["lines"] == ["first line"]
+    bad = requests.get(f"{http}/api/builds/logs/stream/x/not-a-version", timeout=5)
+    assert bad.status_code == 422

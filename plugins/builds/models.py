@@ -13,7 +13,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import TimestampMixin, UTCDateTime, db, utcnow
+from app.db import TimestampMixin, UTCDateTime, db, declare_unmapped_tables, utcnow
+
+# The full-text index: made by the migration only, since its shape is per database
+# (a tsvector table on PostgreSQL, an FTS5 virtual table on SQLite); see plugins.builds.logs.
+declare_unmapped_tables("builds_log_search", "builds_log_fts")
 
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 # JSONB on PostgreSQL (indexable, compact), plain JSON elsewhere.

@@ -244,7 +244,7 @@ class FileQueue:
                 length=len(waiting),
                 in_flight=len(leased),
                 oldest_enqueued_at=min((i.enqueued_at for i in waiting), default=None),
-                supports_clear=True,
+                supports_clear=self.supports_clear,
             )
 
     def items(self, limit: int, offset: int) -> list[QueueItem]:

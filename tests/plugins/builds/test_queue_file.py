@@ -98,6 +98,8 @@ def test_sigkilled_writer_loses_nothing(tmp_path: Path) -> None:
         confirmed += _read_ids(proc, 30 + 7 * round_)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
+        assert proc.stdout is not None
+        confirmed += proc.stdout.read().split()  # given back before the kill landed
     queue = FileQueue(tmp_path)
     present = [i.id for i in queue.items(100_000, 0)]
     assert len(present) == len(set(present))
@@ -114,6 +116,8 @@ def test_sigkilled_leaser_serves_nothing_twice(tmp_path: Path) -> None:
     held = set(_read_ids(proc, 10))
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
+    assert proc.stdout is not None
+    held |= set(proc.stdout.read().split())  # leased (and printed) before the kill landed
     served = set()
     while (lease := queue.lease("survivor", 60)) is not None:
         served.add(lease.item.id)

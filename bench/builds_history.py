@@ -148,7 +148,7 @@ def generate(app: Any, events: int, logs: int, seed: int) -> None:
                 "(ARRAY['built','built','built','built','reused','building','building',"
                 "'built','failed','timeout'])[1 + (g * 7919) % 10], '{}', "
                 "CASE WHEN g % 3 = 0 THEN NULL ELSE (g * 7919) % 3600000 END, '[]', "
-                "now() - (g * interval '3 seconds'), now() FROM generate_series(1, :n) g"
+                "now() - (g * interval '3 seconds'), now() FROM generate_series(1::bigint, :n) g"
             ),
             {"n": events},
         )

@@ -132,3 +132,34 @@ def install_sqlite_pragmas(engine: Engine) -> None:
         engine, "connect", _sqlite_pragmas
     ):
         sa.event.listen(engine, "connect", _sqlite_pragmas)
+
+
+# -- tables without a model ----------------------------------------------------------------------
+
+UNMAPPED_TABLES_KEY = "junction_unmapped_tables"
+# The tables SQLite's FTS5 creates beside a virtual table ``<name>``.
+FTS5_SHADOW_SUFFIXES = ("_data", "_idx", "_content", "_docsize", "_config")
+
+
+def declare_unmapped_tables(*names: str) -> None:
+    """Declare tables a migration creates on purpose without a model (a full-text index whose
+    shape differs per database, such as an FTS5 virtual table and its shadow tables), so that
+    autogenerate comparisons (``migration_drift``, ``junction db`` revisions) leave them alone.
+    """
+    db.metadata.info.setdefault(UNMAPPED_TABLES_KEY, set()).update(names)
+
+
+def is_unmapped_table(name: str | None) -> bool:
+    """Whether ``name`` was declared with :func:`declare_unmapped_tables` (or is the shadow
+    table of a declared FTS5 table)."""
+    declared = db.metadata.info.get(UNMAPPED_TABLES_KEY, set())
+    if not name:
+        return False
+    return name in declared or any(
+        name == base + suffix for base in declared for suffix in FTS5_SHADOW_SUFFIXES
+    )
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic's ``include_name`` hook: compare every table but the declared unmapped ones."""
+    return not (type_ == "table" and is_unmapped_table(name))

@@ -247,10 +247,12 @@ def migration_drift(app: Flask, table_prefix: str | None = None) -> list[Any]:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    from app.db import db
+    from app.db import db, include_name
 
     with app.app_context(), db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_name": include_name}
+        )
         diffs = compare_metadata(context, db.metadata)
     if table_prefix is None:
         return list(diffs)

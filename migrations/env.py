@@ -7,7 +7,7 @@ from typing import Any
 from alembic import context
 from flask import current_app
 
-from app.db import UTCDateTime, db
+from app.db import UTCDateTime, db, include_name
 
 config = context.config
 target_metadata = db.metadata
@@ -37,6 +37,7 @@ def run_migrations_online() -> None:
     options = {
         "render_as_batch": True,
         "render_item": render_item,
+        "include_name": include_name,
         **current_app.extensions["migrate"].configure_args,
     }
     with db.engine.connect() as connection:

@@ -55,7 +55,7 @@ MAX_EXAMPLES = 6
 WEBHOOK_SECRET = "plane_wh_" + "c" * 32
 # An SSE stream never ends: the app beats often and the client stops reading after a moment.
 STREAM_READ_SECONDS = 0.2
-FUZZED_TAGS = ["operations", "events", "planning", "hello", "blackboard", "jira"]
+FUZZED_TAGS = ["operations", "events", "planning", "hello", "blackboard", "jira", "builds"]
 # Tags whose blueprint chose another validation status than 422 (app.blueprint).
 VALIDATION_STATUSES = {"planning": 400}
 
@@ -469,6 +469,110 @@ def _planning_target(
     )
 
 
+def _builds_target(make_app: Callable[..., Flask]) -> Target:
+    app = make_app({"JUNCTION_API_TOKENS": TOKEN})
+    app.config["JUNCTION_EVENTS_HEARTBEAT_SECONDS"] = STREAM_READ_SECONDS / 4
+    client = _client(app)
+    name, version = "demo-pkg", "1.0"
+    node = {"name": name, "version": version, "action": "build"}
+    hint = {"pattern": "error: (\\w+) failed", "recipes": {"dnf": ["gcc"]}, "note": "n"}
+
+    def seed() -> dict[str, Any]:
+        posted = [
+            client.post(
+                "/api/builds/events",
+                json={"name": name, "version": version, "status": "failed", "duration_ms": 5},
+            ),
+            client.post(
+                "/api/builds/logs",
+                json={"name": name, "version": version, "content": "error: gcc failed"},
+            ),
+            client.post("/api/builds/hints", json=hint),
+            client.post("/api/builds/plan", json={"plan": [node]}),
+            client.post(
+                "/api/builds/manifest",
+                json={
+                    "run_id": "r",
+                    "entries": [
+                        {"name": name, "version": version, "status": "built", "wheel": "w/x.whl"}
+                    ],
+                },
+            ),
+        ]
+        assert all(r.status_code < 300 for r in posted), [r.get_json() for r in posted]
+        return {"name": name, "version": version, "hint_id": posted[2].get_json()["id"]}
+
+    enqueue = {"package": name, "version": "2.0", "recipes": {"apt": ["gcc"]}}
+    return Target(
+        app,
+        seed,
+        explicit={
+            "GET /api/builds/history": [
+                {"query": {"package": name, "status": "failed", "limit": 5}, "expect": 200}
+            ],
+            "GET /api/builds/package/{name}": [
+                {"path_parameters": {"name": "no-such-package"}, "expect": 404}
+            ],
+            "POST /api/builds/hints": [
+                {"body": hint, "expect": 201},
+                {"body": {**hint, "pattern": "(a+)+$"}, "expect": 422},
+            ],
+            "GET /api/builds/logs/search": [{"query": {"q": "gcc"}, "expect": 200}],
+            "POST /api/builds/logs": [
+                {"body": {"name": name, "version": version, "content": "ok"}, "expect": 201}
+            ],
+            "POST /api/builds/logs/stream/{name}/{version}": [
+                {
+                    "path_parameters": {"name": name, "version": version},
+                    "raw": b"line one\nline two",
+                    "headers": {"Content-Type": "text/plain"},
+                    "expect": 200,
+                }
+            ],
+            "GET /api/builds/logs/stream/{name}/{version}": [
+                {"path_parameters": {"name": name, "version": version}, "expect": 200}
+            ],
+            "POST /api/builds/queue/enqueue": [{"body": enqueue, "expect": 201}],
+            "POST /api/builds/worker/trigger": [{"expect": 202}],
+            "POST /api/builds/session/token": [{"body": {"token": "x"}, "expect": 400}],
+        },
+        must_succeed={
+            "GET /api/builds/health",
+            "GET /api/builds/config",
+            "POST /api/builds/events",
+            "GET /api/builds/summary",
+            "GET /api/builds/recent",
+            "GET /api/builds/history",
+            "GET /api/builds/package/{name}",
+            "GET /api/builds/event/{name}/{version}",
+            "GET /api/builds/failures",
+            "GET /api/builds/variants/{name}",
+            "GET /api/builds/top-failures",
+            "GET /api/builds/top-slowest",
+            "GET /api/builds/hints",
+            "POST /api/builds/hints",
+            "PUT /api/builds/hints/{hint_id}",
+            "DELETE /api/builds/hints/{hint_id}",
+            "POST /api/builds/logs",
+            "GET /api/builds/logs/search",
+            "GET /api/builds/logs/{name}/{version}",
+            "POST /api/builds/logs/stream/{name}/{version}",
+            "GET /api/builds/logs/stream/{name}/{version}",
+            "GET /api/builds/plan",
+            "POST /api/builds/plan",
+            "GET /api/builds/manifest",
+            "POST /api/builds/manifest",
+            "GET /api/builds/artifacts",
+            "GET /api/builds/queue",
+            "GET /api/builds/queue/stats",
+            "POST /api/builds/queue/enqueue",
+            "POST /api/builds/queue/clear",
+            "POST /api/builds/worker/trigger",
+            "POST /api/builds/worker/smoke",
+        },
+    )
+
+
 def _cycle_dates(days_from_start: int, length: int) -> tuple[dt.datetime, dt.datetime]:
     start = dt.datetime.now(dt.UTC) + dt.timedelta(days=days_from_start)
     return start, start + dt.timedelta(days=length)
@@ -497,7 +601,8 @@ def _fuzz(strategy: st.SearchStrategy[Any], send: Callable[[Any], int]) -> None:
 
 def _read_limit(label: str) -> dict[str, Any]:
     """Stop reading an event stream after a moment (it never ends)."""
-    return {"timeout": STREAM_READ_SECONDS} if label.endswith("/stream") else {}
+    streams = label.endswith("/stream") or label.startswith("GET /api/builds/logs/stream/")
+    return {"timeout": STREAM_READ_SECONDS} if streams else {}
 
 
 def _run(target: Target, tag: str) -> dict[str, set[int]]:
@@ -631,6 +736,8 @@ def test_operations_honour_the_document(
         return
     elif tag == "blackboard":
         target = _blackboard_target(make_app)
+    elif tag == "builds":
+        target = _builds_target(make_app)
     else:
         target = _planning_target(make_app, *plane, tmp_path)
     try:
@@ -667,6 +774,7 @@ def test_unpaired_surrogates_in_json_get_the_validation_status_of_every_operatio
                 continue
             url = path.replace("{name}", "demo").replace("{feature_id}", "1")
             url = url.replace("{operation_id}", "x").replace("{greeting_id}", "1")
+            url = url.replace("{hint_id}", "1").replace("{version}", "1.0")
             for body in ('{"name": "\\ud800"}', '{"\\udfff": [1, {"k": "a\\udc00"}]}'):
                 response = client.open(
                     url, method=method.upper(), data=body, content_type="application/json"

@@ -6,7 +6,8 @@ import datetime as dt
 import functools
 import http
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import marshmallow as ma
@@ -256,9 +257,10 @@ def _chunked_body_too_large() -> Response | None:
     (a 12 MB JSON body then fails as malformed, 400): read one byte past the limit to tell a
     body of exactly the limit from a longer one.
     """
+    if "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+        return None
     limit = request.max_content_length
-    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-    if limit is None or not chunked or request.content_length is not None:
+    if limit is None or request.content_length is not None:
         return None
     if len(request.get_data(cache=True)) < limit or not request.environ["wsgi.input"].read(1):
         return None
@@ -308,6 +310,8 @@ def _nul_paths(value: Any, path: str, bad: Callable[[str], bool] = _has_nul) -> 
     return found
 
 
+# Both cached per view function: the marks are set when the view is defined.
+@functools.lru_cache(maxsize=1024)
 def _raw_types(view: Callable[..., Any] | None) -> tuple[str, ...] | None:
     while view is not None:
         types = getattr(view, "_junction_raw_types", None)
@@ -317,6 +321,7 @@ def _raw_types(view: Callable[..., Any] | None) -> tuple[str, ...] | None:
     return None
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_raw(view: Callable[..., Any] | None) -> bool:
     while view is not None:
         if getattr(view, "_junction_raw_body", False):
@@ -403,7 +408,7 @@ def paginate(
     """Run ``query`` for one page and count the whole; the envelope every list returns.
 
     The items are the first column of each result row (the entity of ``select(Model)``), or with
-    ``rows=True`` each whole row as a mapping by column name (for a ``select`` of columns).
+    ``rows=True`` each whole row as a dict by column name (for a ``select`` of columns).
 
     The page and the total come from one statement, the count as an uncorrelated scalar
     subquery beside the page's columns: evaluated once by SQLite and PostgreSQL, and unlike
@@ -414,35 +419,59 @@ def paginate(
 
     A caller that keeps its ``query`` object (a module-level ``select``) pays for building the
     page statement and its cache key once: both are kept with the query, and limit and offset
-    are bound parameters. ``rows=True`` pages run on the session's connection, without the ORM
-    result machinery that only entities need (after the same autoflush).
+    are bound parameters. A ``rows=True`` page needs no ORM: when the request has no session
+    yet it reads on a connection of its own (what a new session would do, without setting one
+    up and closing it), otherwise on the session's connection after the same autoflush, so it
+    sees the session's own changes.
     """
-    counted, count = _page_statements(query)
+    page = _page_statements(query)
     params = {_LIMIT_PARAM: limit, _OFFSET_PARAM: offset}
-    if rows:
+    if not rows:
+        result = db.session.execute(page.counted, params).all()
+        items = [row[0] for row in result]
+    elif page.engine_key is not _NO_ENGINE and not db.session.registry.has():
+        with db.engines[page.engine_key].connect() as connection:
+            result = connection.execute(page.counted, params).all()
+        items = _as_dicts(result)
+    else:
         session = db.session()
         if session.autoflush:
             session.flush()
-        result = session.connection().execute(counted, params).all()
-    else:
-        result = db.session.execute(counted, params).all()
+        result = session.connection().execute(page.counted, params).all()
+        items = _as_dicts(result)
     if result:
         total = result[0][-1]
     elif offset:
-        total = db.session.scalar(count) or 0
+        total = db.session.scalar(page.count) or 0
     else:
         total = 0
-    items = [row._mapping for row in result] if rows else [row[0] for row in result]
     return {"items": items, "total": total, "limit": limit, "offset": offset}
 
 
+def _as_dicts(result: Sequence[sa.Row[Any]]) -> list[dict[str, Any]]:
+    if not result:
+        return []
+    keys = list(result[0]._fields[:-1])  # the query's columns, not the total beside them
+    return [dict(zip(keys, row, strict=False)) for row in result]
+
+
 _LIMIT_PARAM, _OFFSET_PARAM = "_junction_limit", "_junction_offset"
-# query -> (page statement with the total, count statement); entries go with their query.
-_PAGE_STATEMENTS: weakref.WeakKeyDictionary[sa.Select[Any], tuple[sa.Select[Any], sa.Select[Any]]]
+_NO_ENGINE = object()
+
+
+@dataclass(frozen=True)
+class _PageStatements:
+    counted: sa.Select[Any]  # the page with the total as its last column
+    count: sa.Select[Any]
+    engine_key: Any  # flask-sqlalchemy bind key of every table read, or _NO_ENGINE
+
+
+# query -> its page statements; entries go with their query.
+_PAGE_STATEMENTS: weakref.WeakKeyDictionary[sa.Select[Any], _PageStatements]
 _PAGE_STATEMENTS = weakref.WeakKeyDictionary()
 
 
-def _page_statements(query: sa.Select[Any]) -> tuple[sa.Select[Any], sa.Select[Any]]:
+def _page_statements(query: sa.Select[Any]) -> _PageStatements:
     statements = _PAGE_STATEMENTS.get(query)
     if statements is None:
         count = _count_query(query)
@@ -451,8 +480,19 @@ def _page_statements(query: sa.Select[Any]) -> tuple[sa.Select[Any], sa.Select[A
             .limit(sa.bindparam(_LIMIT_PARAM, type_=sa.Integer))
             .offset(sa.bindparam(_OFFSET_PARAM, type_=sa.Integer))
         )
-        statements = _PAGE_STATEMENTS[query] = (counted, count)
+        statements = _PageStatements(counted, count, _engine_key(query))
+        _PAGE_STATEMENTS[query] = statements
     return statements
+
+
+def _engine_key(query: sa.Select[Any]) -> Any:
+    """The bind key of the one engine holding every table ``query`` reads (flask-sqlalchemy
+    keeps it in the table's metadata), or ``_NO_ENGINE`` when there is no single one."""
+    keys = {
+        table.metadata.info.get("bind_key")
+        for table in sa.sql.util.find_tables(query, include_joins=True)
+    }
+    return keys.pop() if len(keys) == 1 else _NO_ENGINE
 
 
 def _count_query(query: sa.Select[Any]) -> sa.Select[Any]:

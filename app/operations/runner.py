@@ -19,11 +19,13 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import requests
 import sqlalchemy as sa
 from flask import Flask, current_app
 
 from app.db import db
 from app.errors import JunctionError
+from app.http.errors import HttpError
 from app.operations.models import (
     CANCELLED,
     FAILED,
@@ -241,33 +243,15 @@ def claim_next(kinds: list[str], rt: Runtime | None = None) -> tuple[dict[str, A
 # -- running ------------------------------------------------------------------------------------
 
 
-def _http_error_category(exc: BaseException) -> str | None:
-    """``exc.category`` when ``exc`` is an ``app.http`` error (module imported lazily)."""
-    try:
-        from app import http  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    error_type = getattr(http, "HttpError", None)
-    if error_type is not None and isinstance(exc, error_type):
-        return str(getattr(exc, "category", "") or "") or None
-    return None
-
-
 def classify(exc: BaseException) -> tuple[bool, str, float | None]:
     """``(retryable, category, retry_after)`` of a handler's exception."""
     if isinstance(exc, TemporaryFailure):
         return True, exc.category, exc.retry_after
     if isinstance(exc, PermanentFailure):
         return False, exc.category, None
-    category = _http_error_category(exc)
-    if category is not None:
-        retry_after = getattr(exc, "retry_after", None)
-        return category in RETRYABLE_HTTP_CATEGORIES, category, retry_after
-    try:
-        import requests
-    except ImportError:  # pragma: no cover - a dependency
-        requests = None  # type: ignore[assignment]
-    if requests is not None and isinstance(exc, requests.ConnectionError | requests.Timeout):
+    if isinstance(exc, HttpError):
+        return exc.category in RETRYABLE_HTTP_CATEGORIES, exc.category, exc.retry_after
+    if isinstance(exc, requests.ConnectionError | requests.Timeout):
         return True, "temporary", None
     return False, "internal", None
 

@@ -118,3 +118,31 @@ def test_rows_pages_read_without_a_session_and_with_one(app: Any, project_dir: A
         assert [item["name"] for item in page["items"]] == ["committed", "pending"]
         assert page["total"] == 2
         db.session.rollback()
+
+
+def test_timestamps_read_as_process_result_value_says() -> None:
+    """The fused result processor of ``UTCDateTime`` gives what the documented chain gives:
+    the driver's value, then aware UTC (naive taken as UTC, others converted)."""
+    import datetime as dt
+
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from app.db import UTCDateTime
+
+    column = UTCDateTime()
+    cases = [
+        (sqlite.dialect(), ["2026-11-25 23:48:09.345954", "2026-01-01 00:00:00.000000", None]),
+        (
+            postgresql.psycopg.dialect(),
+            [dt.datetime(2024, 1, 1, 5, tzinfo=dt.timezone(dt.timedelta(hours=2))), None],
+        ),
+        (postgresql.psycopg.dialect(), [dt.datetime(2024, 1, 1, 5)]),
+    ]
+    for dialect, values in cases:
+        fused = column._cached_result_processor(dialect, None)
+        impl = column.impl_instance.dialect_impl(dialect).result_processor(dialect, None)
+        for value in values:
+            expected = column.process_result_value(impl(value) if impl else value, dialect)
+            got = fused(value)
+            assert got == expected
+            assert got is None or got.tzinfo is dt.UTC

@@ -151,8 +151,8 @@ def compile_dumper(schema: ma.Schema) -> Dumper | None:
 class FastDumpSchema(ma.Schema):
     """A schema whose single-object ``dump`` goes through :func:`compile_dumper` (same output).
 
-    The base of every list page (``app.api.PageSchema``): the plan is made on the first dump of
-    each schema instance and kept on it.
+    The base of every list page (``app.pagination.PageSchema``): the plan is made on the first
+    dump of each schema instance and kept on it.
     """
 
     _junction_dumper: Dumper | None

@@ -3,11 +3,12 @@
 Dumping a page of 50 rows through marshmallow calls ``Field.serialize`` → ``get_value`` →
 ``Schema.get_attribute`` → ``utils.get_value`` → ``_serialize`` for every field of every row,
 which made it the largest single cost of a list endpoint. :func:`compile_dumper` reads a schema's
-fields once and returns a function that does the same work with the indirections resolved in
-advance: the value is read as ``utils.get_value`` reads it (``obj[key]``, else ``getattr``), a
-missing value takes the field's ``dump_default`` and is left out when that is missing too, and
-the conversion is the field's own ``_serialize`` logic for the field types a page uses (strings,
-numbers, booleans, raw values, timestamps, lists and nested schemas).
+fields once and generates a function (straight-line code, one block per field) that does the
+same work with the indirections resolved in advance: the value is read as ``utils.get_value``
+reads it (``obj[key]``, else ``getattr``), a missing value takes the field's ``dump_default``
+and is left out when that is missing too, and the conversion is the field's own ``_serialize``
+logic for the field types a page uses (strings, numbers, booleans, raw values, timestamps,
+lists and nested schemas).
 
 Anything else keeps marshmallow's own path: a field of another type (or with its own
 ``serialize``/``get_value``) is dumped by ``field.serialize`` as ``Schema._serialize`` does, and
@@ -119,33 +120,63 @@ def compile_dumper(schema: ma.Schema) -> Dumper | None:
         )
         converter = _converter(field) if plain else None
         plan.append((key, source if converter else attr_name, converter, field))
-    dict_class = schema.dict_class
-    accessor = schema.get_attribute
+    return _generate(plan, schema.dict_class, schema.get_attribute)
 
-    def dump(obj: Any) -> dict[str, Any]:
-        ret = dict_class()
-        subscript = hasattr(obj, "__getitem__")
-        for key, source, converter, field in plan:
+
+def _generate(
+    plan: list[tuple[str, str, Converter | None, fields.Field]],
+    dict_class: type[dict[str, Any]],
+    accessor: Callable[..., Any],
+) -> Dumper:
+    """The dump function of ``plan`` as straight-line Python: one block per field, the reads
+    and conversions spelled out, instead of a loop that unpacks the plan for every row."""
+    names: dict[str, Any] = {
+        "dict_class": dict_class,
+        "accessor": accessor,
+        "MISSING": _MISSING,
+        "LOOKUP_ERRORS": _LOOKUP_ERRORS,
+        "dump_default": _dump_default,
+    }
+    branches: dict[bool, list[str]] = {True: [], False: []}
+    for index, (key, source, converter, field) in enumerate(plan):
+        names[f"field{index}"], names[f"convert{index}"] = field, converter
+        for subscript, lines in branches.items():
             if converter is None:
-                value = field.serialize(source, obj, accessor=accessor)
-                if value is not _MISSING:
-                    ret[key] = value
+                lines += [
+                    f"value = field{index}.serialize({source!r}, obj, accessor=accessor)",
+                    "if value is not MISSING:",
+                    f"    ret[{key!r}] = value",
+                ]
                 continue
             if subscript:
-                try:
-                    value = obj[source]
-                except _LOOKUP_ERRORS:
-                    value = getattr(obj, source, _MISSING)
+                lines += [
+                    "try:",
+                    f"    value = obj[{source!r}]",
+                    "except LOOKUP_ERRORS:",
+                    f"    value = getattr(obj, {source!r}, MISSING)",
+                ]
             else:
-                value = getattr(obj, source, _MISSING)
-            if value is _MISSING:
-                value = _dump_default(field)
-                if value is _MISSING:
-                    continue
-            ret[key] = converter(value)
-        return ret
-
-    return dump
+                lines.append(f"value = getattr(obj, {source!r}, MISSING)")
+            if converter is _identity:
+                converted = "value"
+            elif converter is _string:
+                converted = f"value if type(value) is str else convert{index}(value)"
+            else:
+                converted = f"convert{index}(value)"
+            lines += [
+                "if value is MISSING:",
+                f"    value = dump_default(field{index})",
+                "if value is not MISSING:",
+                f"    ret[{key!r}] = {converted}",
+            ]
+    body = ["def dump(obj):", "    ret = dict_class()", '    if hasattr(obj, "__getitem__"):']
+    body += ["        " + line for line in branches[True]] or ["        pass"]
+    body += ["    else:"] + (["        " + line for line in branches[False]] or ["        pass"])
+    body.append("    return ret")
+    # The source holds only reprs of the schema's own field names and keys, never request data.
+    exec(compile("\n".join(body), "<app.fastdump>", "exec"), names)
+    dumper: Dumper = names["dump"]
+    return dumper
 
 
 class FastDumpSchema(ma.Schema):

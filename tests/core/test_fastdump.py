@@ -122,6 +122,7 @@ class Odd(ma.Schema):
     """Every kind of field the fast path must leave to marshmallow, or get right itself."""
 
     renamed = ma.fields.String(data_key="renamed-key")
+    quoted = ma.fields.String(data_key='it\'s "quoted"\n', attribute="odd 'source'")
     sourced = ma.fields.Integer(attribute="source")
     counted = ma.fields.Integer(as_string=True)
     money = ma.fields.Decimal()
@@ -160,6 +161,7 @@ def test_fields_outside_the_fast_set_dump_as_marshmallow_does() -> None:
     }
     full = {
         "renamed": "r",
+        "odd 'source'": 5,
         "source": "12",
         "counted": 5,
         "money": decimal.Decimal("1.50"),
@@ -182,6 +184,7 @@ def test_fields_outside_the_fast_set_dump_as_marshmallow_does() -> None:
     assert dumped == reference(schema, page)
     assert dumped["items"][1]["defaulted"] == "fallback" and dumped["items"][1]["called"] == 7
     assert dumped["items"][0]["renamed-key"] == "r" and dumped["items"][0]["sourced"] == 12
+    assert dumped["items"][0]['it\'s "quoted"\n'] == "5"  # keys become literals in the code
 
 
 class Hooked(ma.Schema):

@@ -15,6 +15,7 @@ from typing import Any
 from flask import Flask
 
 from app.config import ConfigError, default_instance_path, flask_config, load_config
+from app.flaskapp import JunctionFlask
 from app.plugins import PluginRegistry
 from app.state import JunctionState
 
@@ -48,7 +49,7 @@ def create_app(
 
     observability.configure_logging(config["LOG_LEVEL"], config["LOG_FORMAT"])
 
-    app = Flask(__name__, instance_path=str(inst), instance_relative_config=True)
+    app = JunctionFlask(__name__, instance_path=str(inst), instance_relative_config=True)
     # The validated keys, flat (``JUNCTION_API_TOKENS``...): the one place every reader uses.
     app.config.update(flask_config(config))
     app.config.update(

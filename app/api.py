@@ -1,17 +1,20 @@
-"""The flask-smorest ``Api``, the shared pagination convention and request-shape guards."""
+"""The flask-smorest ``Api``: OpenAPI document, bounded ``int`` URLs, problem documents.
+
+The shared pieces every blueprint uses live beside it and are re-exported here, so
+``from app.api import ...`` keeps working: :mod:`app.pagination` (``PageQuerySchema``,
+``page_of``, ``paginate``), :mod:`app.fields` (``UtcDateTime``, ``DbInteger``) and
+:mod:`app.request_shape` (``raw_body``, ``require_json_body``).
+"""
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import http
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 
 import marshmallow as ma
-import sqlalchemy as sa
 from apispec import BasePlugin
-from flask import Flask, Response, current_app, request
+from flask import Flask, Response
 from flask_smorest import Api
 from flask_smorest.arguments import ArgumentsMixin
 from flask_smorest.utils import prepare_response
@@ -21,20 +24,45 @@ from werkzeug.routing import IntegerConverter, Map
 from app import apidocs
 from app.blueprint import ValidationStatusPlugin
 from app.bodies import JunctionParser
-from app.db import db
-from app.errors import PROBLEM_MIME, VALIDATION_CODE, field_error, handle_http_exception, problem
+from app.errors import PROBLEM_MIME, handle_http_exception
+from app.fields import DB_INT_MAX, MAX_YEAR, MIN_YEAR, DbInteger, UtcDateTime
 from app.jsonparse import parse_json as parse_json  # re-exported: the one JSON parser
+from app.pagination import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    PageQuerySchema,
+    PageSchema,
+    page_of,
+    paginate,
+)
 from app.plugins import reject_failed_plugin_requests
-from app.validation import validation_status
+from app.request_shape import BODY_METHODS, raw_body, require_json_body
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 500
-BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-# The largest value an ``Integer`` column holds on PostgreSQL (and a safe bound on SQLite):
-# ids and offsets above it can match nothing, and passing them to the driver would raise.
-DB_INT_MAX = 2**31 - 1
+__all__ = [
+    "BODY_METHODS",
+    "DB_INT_MAX",
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "MAX_YEAR",
+    "MIN_YEAR",
+    "DbIntConverter",
+    "DbInteger",
+    "FieldErrorSchema",
+    "JunctionApi",
+    "PageQuerySchema",
+    "PageSchema",
+    "ProblemContentPlugin",
+    "ProblemSchema",
+    "UtcDateTime",
+    "api_config",
+    "create_api",
+    "digits_up_to",
+    "page_of",
+    "paginate",
+    "parse_json",
+    "raw_body",
+    "require_json_body",
+]
 
 # Every flask-smorest blueprint (plugins' included) binds this parser when its views are
 # decorated, and blueprints import this module first: set it before any of them exists.
@@ -187,252 +215,6 @@ def create_api(app: Flask) -> JunctionApi:
     app.before_request(reject_failed_plugin_requests)
     apidocs.register_assets(app)
     return api
-
-
-# -- request shape -----------------------------------------------------------------------------
-
-
-def raw_body(view: F | None = None, *, content_types: tuple[str, ...] | None = None) -> Any:
-    """Mark a view that reads the raw body itself (webhooks), so no JSON content type is forced.
-
-    ``@raw_body(content_types=("application/json",))`` still refuses (415) a body of any other
-    type: a web page can POST ``text/plain`` cross-site without a preflight, so a view that
-    parses the body regardless of its type takes requests no API client would send. Such a view
-    parses JSON with :func:`parse_json`.
-    """
-
-    def mark(target: F) -> F:
-        target._junction_raw_body = True  # type: ignore[attr-defined]
-        target._junction_raw_types = content_types  # type: ignore[attr-defined]
-        return target
-
-    return mark(view) if view is not None else mark
-
-
-def require_json_body() -> Response | None:
-    """Request-shape guard for ``/api``: 415 for a body that is not JSON, 422 (or the
-    blueprint's validation status) for NUL characters.
-
-    Without the 415 a form-encoded POST would be parsed as an empty JSON object and answered with
-    a confusing "missing field" error instead of naming the real mistake. NUL characters are
-    refused in the path, the query string and JSON strings because PostgreSQL cannot store them
-    in text: rejecting them here gives every endpoint, plugins' included, a 422 instead of a
-    driver error. Parsing the body here (once, cached for the view) also applies
-    :func:`parse_json`'s limits to every JSON body: nesting, long integers and unpaired UTF-16
-    surrogates (``"\\ud800"``) become problem documents before any view runs.
-    """
-    too_large = _chunked_body_too_large()
-    if too_large is not None:
-        return too_large
-    if not request.path.startswith("/api/"):
-        return None
-    nul = _nul_problem()
-    if nul is not None:
-        return nul
-    if request.method not in BODY_METHODS:
-        return None
-    view = current_app.view_functions.get(request.endpoint or "")
-    raw_types = _raw_types(view)
-    if raw_types is not None:
-        if request.mimetype in raw_types:
-            return None
-        return problem(
-            415,
-            f"Send the body as {' or '.join(raw_types)} "
-            f"(got {request.mimetype or 'no content type'}).",
-        )
-    has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
-        "Transfer-Encoding", ""
-    )
-    if not has_body or request.is_json:
-        return None
-    if view is not None and _is_raw(view):
-        return None
-    return problem(
-        415,
-        f"Send the body as application/json (got {request.mimetype or 'no content type'}).",
-    )
-
-
-def _chunked_body_too_large() -> Response | None:
-    """413 for a chunked body (no ``Content-Length``) longer than ``MAX_CONTENT_LENGTH``.
-
-    Werkzeug stops reading such a body at the limit and hands the view the truncated bytes
-    (a 12 MB JSON body then fails as malformed, 400): read one byte past the limit to tell a
-    body of exactly the limit from a longer one.
-    """
-    limit = request.max_content_length
-    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-    if limit is None or not chunked or request.content_length is not None:
-        return None
-    if len(request.get_data(cache=True)) < limit or not request.environ["wsgi.input"].read(1):
-        return None
-    return problem(
-        413, f"Request bodies are limited to {limit} bytes (JUNCTION_MAX_CONTENT_LENGTH)."
-    )
-
-
-def _nul_problem() -> Response | None:
-    bad: list[dict[str, str]] = []
-    if "\x00" in request.path:
-        bad.append(field_error("path", "Must not contain NUL characters.", "nul_character"))
-    for name, value in request.args.items(multi=True):
-        if "\x00" in name or "\x00" in value:
-            bad.append(field_error(name, "Must not contain NUL characters.", "nul_character"))
-    if request.is_json and not _is_raw(current_app.view_functions.get(request.endpoint or "")):
-        # ``silent``: malformed JSON is reported by the view's own parser (400 MALFORMED_JSON).
-        body = request.get_json(silent=True)
-        bad.extend(
-            field_error(path, "Must not contain NUL characters.", "nul_character")
-            for path in _nul_paths(body, "")
-        )
-    if not bad:
-        return None
-    return problem(
-        validation_status(),
-        "NUL characters (\\u0000) are not accepted.",
-        code=VALIDATION_CODE,
-        errors=bad,
-    )
-
-
-def _has_nul(text: str) -> bool:
-    return "\x00" in text
-
-
-def _nul_paths(value: Any, path: str, bad: Callable[[str], bool] = _has_nul) -> list[str]:
-    """Field paths (``a.b.0``) of the JSON strings, or object keys, where ``bad`` holds
-    (by default: that contain NUL)."""
-    if isinstance(value, str):
-        return [path] if bad(value) else []
-    found: list[str] = []
-    if isinstance(value, dict):
-        for key, item in value.items():
-            child = f"{path}.{key}" if path else str(key)
-            if bad(str(key)):
-                found.append(child)
-            found.extend(_nul_paths(item, child, bad))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            found.extend(_nul_paths(item, f"{path}.{index}" if path else str(index), bad))
-    return found
-
-
-def _raw_types(view: Callable[..., Any] | None) -> tuple[str, ...] | None:
-    while view is not None:
-        types = getattr(view, "_junction_raw_types", None)
-        if types is not None:
-            return tuple(types)
-        view = getattr(view, "__wrapped__", None)
-    return None
-
-
-def _is_raw(view: Callable[..., Any] | None) -> bool:
-    while view is not None:
-        if getattr(view, "_junction_raw_body", False):
-            return True
-        view = getattr(view, "__wrapped__", None)  # type: ignore[assignment]
-    return False
-
-
-# -- fields ------------------------------------------------------------------------------------
-
-# Timestamps outside these years cannot be converted to UTC without overflowing Python's
-# datetime (year 1 at +01:00) and mean nothing to Junction; refuse them as invalid input.
-MIN_YEAR, MAX_YEAR = 1900, 9998
-
-
-class UtcDateTime(ma.fields.AwareDateTime):
-    """An ISO 8601 timestamp, loaded as an aware UTC datetime (naive input is taken as UTC)."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("default_timezone", dt.UTC)
-        super().__init__(**kwargs)
-
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
-        moment = super()._deserialize(value, attr, data, **kwargs)
-        if not MIN_YEAR <= moment.year <= MAX_YEAR:
-            raise ma.ValidationError(f"Year must be between {MIN_YEAR} and {MAX_YEAR}.")
-        return moment.astimezone(dt.UTC)
-
-
-class DbInteger(ma.fields.Integer):
-    """An integer that fits the database's ``Integer`` column (and so is safe in any query)."""
-
-    def __init__(self, *, min: int = -DB_INT_MAX - 1, max: int = DB_INT_MAX, **kwargs: Any):
-        validators = [ma.validate.Range(min=min, max=max)]
-        extra = kwargs.pop("validate", None)
-        if extra is not None:
-            validators.extend(extra if isinstance(extra, list | tuple) else [extra])
-        super().__init__(validate=validators, **kwargs)
-
-
-# -- pagination --------------------------------------------------------------------------------
-
-
-class PageQuerySchema(ma.Schema):
-    """``limit`` (default 50, 1..500) and ``offset`` (default 0) of every list endpoint."""
-
-    limit = ma.fields.Integer(
-        load_default=DEFAULT_LIMIT,
-        validate=ma.validate.Range(min=1, max=MAX_LIMIT),
-        metadata={"description": f"Page size, 1 to {MAX_LIMIT}."},
-    )
-    offset = ma.fields.Integer(
-        load_default=0,
-        validate=ma.validate.Range(min=0, max=DB_INT_MAX),
-        metadata={"description": "Items to skip."},
-    )
-
-
-class PageSchema(ma.Schema):
-    """Envelope fields shared by every page: ``total``, ``limit``, ``offset``."""
-
-    total = ma.fields.Integer(required=True)
-    limit = ma.fields.Integer(required=True)
-    offset = ma.fields.Integer(required=True)
-
-
-@functools.cache
-def page_of(item_schema: type[ma.Schema], name: str | None = None) -> type[ma.Schema]:
-    """The page envelope ``{items, total, limit, offset}`` for ``item_schema``."""
-    base = item_schema.__name__.removesuffix("Schema")
-    return type(
-        name or f"{base}PageSchema",
-        (PageSchema,),
-        {"items": ma.fields.List(ma.fields.Nested(item_schema), required=True)},
-    )
-
-
-def paginate(
-    query: sa.Select[Any], limit: int, offset: int, *, rows: bool = False
-) -> dict[str, Any]:
-    """Run ``query`` for one page and count the whole; the envelope every list returns.
-
-    The items are the first column of each result row (the entity of ``select(Model)``), or with
-    ``rows=True`` each whole row as a mapping by column name (for a ``select`` of columns).
-
-    The page and the total come from one statement, the count as an uncorrelated scalar
-    subquery beside the page's columns: evaluated once by SQLite and PostgreSQL, and unlike
-    ``count(*) OVER ()`` it leaves the page's ORDER BY ... LIMIT free to use an index. It counts
-    exactly what the separate ``count`` did (the query without its ORDER BY), so DISTINCT and
-    GROUP BY queries are counted as before. Only an empty page past the end (where no row
-    carries the total) costs a second statement.
-    """
-    counted = query.add_columns(_count_query(query).scalar_subquery().label("_junction_total"))
-    result = db.session.execute(counted.limit(limit).offset(offset)).all()
-    if result:
-        total = result[0][-1]
-    elif offset:
-        total = db.session.scalar(_count_query(query)) or 0
-    else:
-        total = 0
-    items = [row._mapping for row in result] if rows else [row[0] for row in result]
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
-
-
-def _count_query(query: sa.Select[Any]) -> sa.Select[Any]:
-    return sa.select(sa.func.count()).select_from(query.order_by(None).subquery())
 
 
 # -- problem schema for the OpenAPI document ----------------------------------------------------

@@ -15,6 +15,7 @@ cross-site writes. The rules themselves live in :mod:`app.hosts`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 from collections.abc import Callable, Iterable
@@ -42,7 +43,10 @@ def auth_exempt(view: F) -> F:
     return view
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_exempt(view: Callable[..., Any] | None) -> bool:
+    # Cached per view function: the mark is set when the view is defined, and walking the
+    # decorators' ``__wrapped__`` chain on every request costs more than the rest of the check.
     while view is not None:
         if getattr(view, "_junction_auth_exempt", False):
             return True
@@ -64,13 +68,18 @@ def _tokens() -> list[str]:
     return list(_option("API_TOKENS", []))
 
 
-def _host_patterns() -> list[str]:
-    return [hosts.normalise_pattern(p) for p in _option("ALLOWED_HOSTS", [])]
+def _host_patterns() -> tuple[str, ...]:
+    return _normalised(tuple(_option("ALLOWED_HOSTS", [])))
+
+
+@functools.lru_cache(maxsize=64)
+def _normalised(patterns: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(hosts.normalise_pattern(p) for p in patterns)
 
 
 def forwarded_by() -> list[str]:
     """The proxy headers of the current request that no trusted proxy accounts for."""
-    return hosts.forwarding_headers(request.headers.keys(), int(_option("TRUSTED_PROXIES", 0)))
+    return hosts.forwarding_headers_in_environ(request.environ, int(_option("TRUSTED_PROXIES", 0)))
 
 
 def is_direct_loopback() -> bool:

@@ -45,6 +45,20 @@ class JunctionParser(FlaskParser):
     """The webargs parser of every flask-smorest blueprint: one parse of the body (Flask's
     cached ``get_json``, i.e. :func:`parse_json`), strict JSON types."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._schemas: dict[type[ma.Schema], ma.Schema] = {}
+
+    def _get_schema(self, argmap: Any, req: Any) -> ma.Schema:
+        """One instance per schema class, as for a view given an instance: webargs would build
+        a new one (its fields and their validators) for every request."""
+        if isinstance(argmap, type) and issubclass(argmap, ma.Schema):
+            schema = self._schemas.get(argmap)
+            if schema is None:
+                schema = self._schemas[argmap] = argmap()
+            return schema
+        return super()._get_schema(argmap, req)
+
     def _raw_load_json(self, req: Any) -> Any:
         if not is_json_request(req):
             return core.missing

@@ -55,6 +55,27 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
 
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        """The driver type's processor and :meth:`process_result_value` fused into one function.
+
+        ``TypeDecorator`` chains them through two more calls per value; a page of rows reads
+        two timestamps a row, so the chain was a measurable part of every list endpoint.
+        """
+        impl_processor = self.impl_instance.result_processor(dialect, coltype)
+        utc = dt.UTC
+
+        def process(value: Any) -> dt.datetime | None:
+            if impl_processor is not None:
+                value = impl_processor(value)
+            if value is None:
+                return None
+            moment: dt.datetime = value
+            if moment.tzinfo is None:
+                return moment.replace(tzinfo=utc)
+            return moment.astimezone(utc)
+
+        return process
+
 
 class TimestampMixin:
     """``created_at`` and ``updated_at`` maintained by the ORM."""

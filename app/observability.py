@@ -18,7 +18,6 @@ import os
 import re
 import sys
 import time
-import uuid
 from collections.abc import Callable, Mapping
 from typing import IO, Any
 
@@ -243,10 +242,16 @@ def _replaced_on_configure(handler: logging.Handler) -> bool:
 # -- request ids and metrics --------------------------------------------------------------------
 
 
+def new_request_id() -> str:
+    """A fresh request id: 32 random hex digits (the form of a UUID4's hex, without building
+    a ``UUID`` object on every request)."""
+    return os.urandom(16).hex()
+
+
 def begin_request() -> None:
     """Adopt the caller's ``X-Request-ID`` (when well-formed) or make one; start the clock."""
     incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex
+    g.request_id = incoming if _REQUEST_ID_RE.match(incoming) else new_request_id()
     g.request_started = time.perf_counter()
     g.request_in_progress = True
     IN_PROGRESS.inc()
@@ -255,15 +260,34 @@ def begin_request() -> None:
 def end_request(response: Response) -> Response:
     """Echo the request id and record the request's count and latency."""
     if not g.get("request_id"):
-        g.request_id = uuid.uuid4().hex
+        g.request_id = new_request_id()
     response.headers[REQUEST_ID_HEADER] = g.request_id
     started = g.pop("request_started", None)
     if started is not None:
-        endpoint = request.url_rule.rule if request.url_rule else UNMATCHED_ENDPOINT
-        status = str(response.status_code)
-        LATENCY.labels(request.method, endpoint, status).observe(time.perf_counter() - started)
-        REQUESTS.labels(request.method, endpoint, status).inc()
+        rule = request.url_rule
+        endpoint = rule.rule if rule else UNMATCHED_ENDPOINT
+        latency, count = _request_metrics(request.method, endpoint, response.status_code)
+        latency.observe(time.perf_counter() - started)
+        count.inc()
     return response
+
+
+# (method, endpoint, status) -> the labelled latency and count children: ``labels()`` checks and
+# converts its arguments and takes a lock on every call; the route templates are few. (Methods
+# are the client's choice, hence the bound on what is kept.)
+_REQUEST_METRICS: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+_REQUEST_METRICS_LIMIT = 2048
+
+
+def _request_metrics(method: str, endpoint: str, status: int) -> tuple[Any, Any]:
+    key = (method, endpoint, status)
+    children = _REQUEST_METRICS.get(key)
+    if children is None:
+        labels = (method, endpoint, str(status))
+        children = (LATENCY.labels(*labels), REQUESTS.labels(*labels))
+        if len(_REQUEST_METRICS) < _REQUEST_METRICS_LIMIT:
+            _REQUEST_METRICS[key] = children
+    return children
 
 
 def finish_request(_exc: BaseException | None) -> None:

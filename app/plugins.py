@@ -26,6 +26,7 @@ import pluggy
 from flask import Response, current_app, request
 
 from app import hookspecs
+from app.errors import problem
 
 ENTRY_POINT_GROUP = "junction.plugins"
 SEPARATORS = ("_", ".", ":")
@@ -319,8 +320,6 @@ def reject_failed_plugin_requests() -> Response | None:
     raised still has its URLs mapped; they answer a problem naming the failure instead of
     running half-initialised code.
     """
-    from app.errors import problem
-
     state = current_app.extensions.get("junction")
     info = state.registry.failed_owner(request.blueprint) if state is not None else None
     if info is None:

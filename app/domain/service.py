@@ -70,14 +70,16 @@ def find_project(name: str | None) -> Project | None:
 
 
 # What a project page shows (``ProjectSchema``): the list reads these columns as rows instead of
-# loading ORM objects into the session, which it would only read and discard.
-_PROJECT_LIST_COLUMNS = ("name", "path", "description", "created_at", "updated_at")
+# loading ORM objects into the session, which it would only read and discard. One statement
+# object for every request: ``paginate`` keeps its page statement and cache key with it.
+_PROJECT_LIST_QUERY = sa.select(
+    Project.name, Project.path, Project.description, Project.created_at, Project.updated_at
+).order_by(Project.name)
 
 
 def list_projects(limit: int, offset: int) -> dict[str, Any]:
     """A page of projects in name order; the items are read-only rows keyed by column name."""
-    columns = [getattr(Project, name) for name in _PROJECT_LIST_COLUMNS]
-    return paginate(sa.select(*columns).order_by(Project.name), limit, offset, rows=True)
+    return paginate(_PROJECT_LIST_QUERY, limit, offset, rows=True)
 
 
 def create_project(name: str, path: str, description: str = "") -> Project:

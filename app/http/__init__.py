@@ -15,9 +15,10 @@ every integration needs and should not re-invent:
 * typed errors (:class:`HttpError` and one subclass per category) carrying the remote message;
 * Prometheus metrics per service, and no credential in any log line or error message.
 
-The package, one job per module: :mod:`~app.http.client`, :mod:`~app.http.errors`,
-:mod:`~app.http.headers`, :mod:`~app.http.ratelimit`, :mod:`~app.http.credentials` and
-:mod:`~app.http.metrics`; redaction is :mod:`app.redaction`, shared with logging.
+The package, one job per module: :mod:`~app.http.client`, :mod:`~app.http.pacing` (rate-limit
+waits, backoff), :mod:`~app.http.errors`, :mod:`~app.http.headers`, :mod:`~app.http.ratelimit`,
+:mod:`~app.http.credentials` and :mod:`~app.http.metrics`; redaction is :mod:`app.redaction`,
+shared with logging.
 """
 
 from app.http.client import ServiceClient

@@ -15,6 +15,7 @@ import logging
 
 from flask import Flask
 
+from app import scheduler
 from app.operations.answer import (
     OperationFailed,
     accepted,
@@ -110,11 +111,7 @@ def init_app(app: Flask) -> None:
 
 
 def _register_runner_job() -> None:
-    from app import scheduler
-
-    register = getattr(scheduler, "register_core_job", None)
-    if register is not None:
-        # runner_job hands work to background threads and returns at once; run_pending itself
-        # would block the scheduler for as long as an operation runs. Every participating
-        # process runs it, leader or not: a stuck election must not stop durable work.
-        register(runner_job, seconds=1, id="operations.runner", leader_only=False)
+    # runner_job hands work to background threads and returns at once; run_pending itself
+    # would block the scheduler for as long as an operation runs. Every participating process
+    # runs it, leader or not: a stuck election must not stop durable work.
+    scheduler.register_core_job(runner_job, seconds=1, id="operations.runner", leader_only=False)

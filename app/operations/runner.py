@@ -12,12 +12,14 @@ A runner cut off from the database cannot learn that from a write, so the lease 
 local deadline: the send time of the last successful renewal plus the lease, less a margin
 (:meth:`Runtime.local_deadline`). Past it :meth:`OperationContext.check_lease` raises
 :class:`LeaseLost` without asking the database, before the handler's next external call.
+
+The handler's context and the heartbeat are in :mod:`app.operations.context`, the claim in
+:mod:`app.operations.claiming`; their names are re-exported here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import copy
 import datetime as dt
 import json
 import logging
@@ -25,11 +27,15 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import requests
 import sqlalchemy as sa
 from flask import Flask, current_app
 
 from app.db import db
 from app.errors import JunctionError
+from app.http.errors import HttpError
+from app.operations.claiming import claim_next, claim_sent_at, has_due
+from app.operations.context import TABLE, OperationContext, _Heartbeat
 from app.operations.models import (
     CANCELLED,
     FAILED,
@@ -45,273 +51,31 @@ from app.operations.runtime import (
     Runtime,
     TemporaryFailure,
     failure_of,
-    new_lease_token,
     runtime,
 )
 from app.operations.service import handlers, publish
 
+__all__ = [
+    "MAX_ERROR_MESSAGE",
+    "RETRYABLE_HTTP_CATEGORIES",
+    "TABLE",
+    "OperationContext",
+    "_Heartbeat",
+    "claim_next",
+    "classify",
+    "has_due",
+    "run_claimed",
+    "run_pending",
+    "runner_job",
+]
+
 log = logging.getLogger(__name__)
 
-TABLE = Operation.__table__
-# Lease token -> monotonic time its claim was sent, until run_claimed starts its context.
-_CLAIM_SENT: dict[str, float] = {}
-_CLAIM_SENT_LOCK = threading.Lock()
 RETRYABLE_HTTP_CATEGORIES = frozenset({"temporary", "rate_limited"})
 MAX_ERROR_MESSAGE = 2000
 
 
-class OperationContext:
-    """What a handler gets: the operation's inputs, its checkpoint, and ways to report back.
-
-    ``progress`` and ``save_checkpoint`` persist immediately (they commit ``db.session``, so
-    the handler's own pending database changes are committed atomically with them) and raise
-    :class:`LeaseLost` when this runner no longer owns the operation.
-    """
-
-    def __init__(
-        self,
-        app: Flask,
-        rt: Runtime,
-        row: dict[str, Any],
-        lease_token: str,
-        claimed_at: float | None = None,
-    ) -> None:
-        self.app = app
-        self.runtime = rt
-        self.id: str = row["id"]
-        self.kind: str = row["kind"]
-        self.project: str | None = row["project"]
-        self.params: dict[str, Any] = copy.deepcopy(row["params"] or {})
-        self.checkpoint: dict[str, Any] = copy.deepcopy(row["checkpoint"] or {})
-        self.attempt: int = row["attempts"]
-        self.max_attempts: int = row["max_attempts"]
-        self.lease_token = lease_token
-        self._lease_lost = threading.Event()
-        self._progress: dict[str, Any] = dict(row["progress"] or {})
-        # ``claimed_at``: the monotonic time the claim was sent (now, when unknown: later than
-        # the truth, which only matters for a claim whose answer took most of the lease).
-        self.deadline = rt.local_deadline(rt.monotonic() if claimed_at is None else claimed_at)
-
-    # -- lease -------------------------------------------------------------------------------
-    @property
-    def lease_lost(self) -> bool:
-        """Whether this runner no longer holds the lease (found out, or past its deadline)."""
-        return self._lease_lost.is_set() or self.runtime.monotonic() > self.deadline
-
-    def check_lease(self) -> None:
-        """Raise :class:`LeaseLost` unless this runner still holds the lease: call it before
-        every external call. Purely local (no database round trip): it fails once another
-        runner was seen owning the row, or once the lease's local deadline has passed."""
-        if not self._lease_lost.is_set() and self.runtime.monotonic() > self.deadline:
-            self._lease_lost.set()
-            log.warning(
-                "operation %s: lease not renewed in time (database unreachable?); stopping",
-                self.id,
-            )
-        if self._lease_lost.is_set():
-            raise LeaseLost(f"operation {self.id}: this runner no longer holds the lease")
-
-    _check_lease = check_lease
-
-    def _renewed(self, sent_at: float) -> None:
-        """A renewal sent at ``sent_at`` succeeded: move the local deadline."""
-        self.deadline = max(self.deadline, self.runtime.local_deadline(sent_at))
-
-    def _owned(self) -> sa.ColumnElement[bool]:
-        return sa.and_(
-            TABLE.c.id == self.id,
-            TABLE.c.lease_owner == self.lease_token,
-            TABLE.c.status == RUNNING,
-        )
-
-    def _write(self, **values: Any) -> None:
-        """Update our row, fenced on the lease token; commit; extend the lease while at it."""
-        self._check_lease()
-        sent = self.runtime.monotonic()
-        values.setdefault("updated_at", self.runtime.now())
-        values.setdefault("lease_expires_at", self.runtime.lease_until())
-        done = db.session.execute(sa.update(TABLE).where(self._owned()).values(**values)).rowcount
-        if done != 1:
-            db.session.rollback()
-            self._lease_lost.set()
-            self._check_lease()
-        db.session.commit()
-        if "lease_expires_at" in values:
-            self._renewed(sent)
-
-    # -- reporting ---------------------------------------------------------------------------
-    def progress(self, done: int, total: int | None = None, message: str = "") -> None:
-        """Record progress (``done`` of ``total``) and publish ``operation.progress``."""
-        percent = round(100.0 * done / total, 1) if total else None
-        self._progress = {"done": done, "total": total, "message": message, "percent": percent}
-        self._write(progress=self._progress)
-        publish(self._event_data(), "operation.progress")
-
-    def save_checkpoint(self, data: dict[str, Any]) -> None:
-        """Persist ``data`` as the checkpoint now; a resumed attempt starts from it."""
-        json.dumps(data)  # fail here, in the handler, rather than at commit time
-        self._write(checkpoint=data)
-        self.checkpoint = copy.deepcopy(data)
-
-    @property
-    def cancel_requested(self) -> bool:
-        """Whether cancellation was requested (read fresh from the database)."""
-        # Own connection: the handler's session may hold a snapshot that predates the cancel.
-        with db.engine.connect() as connection:
-            return bool(
-                connection.scalar(sa.select(TABLE.c.cancel_requested).where(TABLE.c.id == self.id))
-            )
-
-    def raise_if_cancelled(self) -> None:
-        """Raise :class:`OperationCancelled` when cancellation was requested (or the lease lost)."""
-        self._check_lease()
-        if self.cancel_requested:
-            raise OperationCancelled(f"operation {self.id} was cancelled")
-
-    def _event_data(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "kind": self.kind,
-            "project": self.project,
-            "status": RUNNING,
-            "attempts": self.attempt,
-            "progress": self._progress,
-        }
-
-
-class _Heartbeat(threading.Thread):
-    """Renews the lease every ``heartbeat_every`` seconds until stopped or the lease is lost."""
-
-    def __init__(self, app: Flask, ctx: OperationContext) -> None:
-        super().__init__(name=f"operation-heartbeat-{ctx.id}", daemon=True)
-        self.app = app
-        self.ctx = ctx
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        rt = self.ctx.runtime
-        failing = False
-        while not self.stopped.wait(rt.heartbeat_every):
-            if self.ctx.lease_lost:
-                return  # past the local deadline: the handler stops at its next check
-            sent = rt.monotonic()
-            try:
-                with self.app.app_context(), db.engine.begin() as connection:
-                    done = connection.execute(
-                        sa.update(TABLE)
-                        .where(self.ctx._owned())
-                        .values(lease_expires_at=rt.lease_until())
-                    ).rowcount
-            except Exception as exc:
-                # A database hiccup: retry next tick; the local deadline bounds how long the
-                # handler may go on without a renewal. Logged once per run of failures.
-                if not failing:
-                    log.warning(
-                        "operation %s: lease renewal failed (%s); the handler stops in %.1fs "
-                        "unless a renewal succeeds",
-                        self.ctx.id,
-                        type(exc).__name__,
-                        max(0.0, self.ctx.deadline - rt.monotonic()),
-                    )
-                failing = True
-                continue
-            if done != 1:
-                log.warning("operation %s: lease lost to another runner", self.ctx.id)
-                self.ctx._lease_lost.set()
-                return
-            if failing:
-                log.warning("operation %s: lease renewed again", self.ctx.id)
-                failing = False
-            self.ctx._renewed(sent)
-
-    def stop(self) -> None:
-        """Stop renewing and wait for the thread to end."""
-        self.stopped.set()
-        if self.is_alive() and threading.current_thread() is not self:
-            self.join(timeout=30)
-
-
-# -- claiming -----------------------------------------------------------------------------------
-
-
-def _due(now: dt.datetime, kinds: list[str]) -> sa.ColumnElement[bool]:
-    return sa.and_(
-        TABLE.c.kind.in_(kinds),
-        sa.or_(
-            sa.and_(
-                TABLE.c.status == PENDING,
-                sa.or_(TABLE.c.next_attempt_at.is_(None), TABLE.c.next_attempt_at <= now),
-            ),
-            # A running row whose lease ran out belongs to a runner that died or hung.
-            sa.and_(TABLE.c.status == RUNNING, TABLE.c.lease_expires_at < now),
-        ),
-    )
-
-
-def claim_next(kinds: list[str], rt: Runtime | None = None) -> tuple[dict[str, Any], str] | None:
-    """Atomically claim the oldest due operation of ``kinds``; ``(row, lease_token)`` or None.
-
-    Claiming increments ``attempts``: a retry and a takeover after an expired lease each count.
-    """
-    if not kinds:
-        return None
-    rt = rt or runtime()
-    sent = rt.monotonic()
-    now = rt.now()
-    token = new_lease_token()
-    due = _due(now, kinds)
-    candidate = (
-        sa.select(TABLE.c.id)
-        .where(due)
-        .order_by(TABLE.c.created_at, TABLE.c.id)
-        .limit(1)
-        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite serialises writers instead
-        .scalar_subquery()
-    )
-    stmt = (
-        sa.update(TABLE)
-        # The due condition again: on SQLite the subquery ran without a row lock.
-        .where(TABLE.c.id == candidate, due)
-        .values(
-            status=RUNNING,
-            lease_owner=token,
-            lease_expires_at=now + dt.timedelta(seconds=rt.lease_seconds),
-            attempts=TABLE.c.attempts + 1,
-            started_at=sa.func.coalesce(TABLE.c.started_at, now),
-            next_attempt_at=None,
-            updated_at=now,
-        )
-        .returning(*TABLE.c)
-    )
-    try:
-        row = db.session.execute(stmt).mappings().first()
-        row = dict(row) if row is not None else None
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    if row is None:
-        return None
-    with _CLAIM_SENT_LOCK:
-        _CLAIM_SENT[token] = sent
-        while len(_CLAIM_SENT) > 256:  # claims never run (tests, a crash in between)
-            _CLAIM_SENT.pop(next(iter(_CLAIM_SENT)))
-    return row, token
-
-
 # -- running ------------------------------------------------------------------------------------
-
-
-def _http_error_category(exc: BaseException) -> str | None:
-    """``exc.category`` when ``exc`` is an ``app.http`` error (module imported lazily)."""
-    try:
-        from app import http  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    error_type = getattr(http, "HttpError", None)
-    if error_type is not None and isinstance(exc, error_type):
-        return str(getattr(exc, "category", "") or "") or None
-    return None
 
 
 def classify(exc: BaseException) -> tuple[bool, str, float | None]:
@@ -320,15 +84,9 @@ def classify(exc: BaseException) -> tuple[bool, str, float | None]:
         return True, exc.category, exc.retry_after
     if isinstance(exc, PermanentFailure):
         return False, exc.category, None
-    category = _http_error_category(exc)
-    if category is not None:
-        retry_after = getattr(exc, "retry_after", None)
-        return category in RETRYABLE_HTTP_CATEGORIES, category, retry_after
-    try:
-        import requests
-    except ImportError:  # pragma: no cover - a dependency
-        requests = None  # type: ignore[assignment]
-    if requests is not None and isinstance(exc, requests.ConnectionError | requests.Timeout):
+    if isinstance(exc, HttpError):
+        return exc.category in RETRYABLE_HTTP_CATEGORIES, exc.category, exc.retry_after
+    if isinstance(exc, requests.ConnectionError | requests.Timeout):
         return True, "temporary", None
     return False, "internal", None
 
@@ -383,8 +141,7 @@ def run_claimed(
     """Run ``handler`` for a claimed row; return the status recorded (None: lease lost)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     rt = rt or runtime(app)
-    with _CLAIM_SENT_LOCK:
-        claimed_at = _CLAIM_SENT.pop(lease_token, None)
+    claimed_at = claim_sent_at(lease_token)
     ctx = OperationContext(app, rt, row, lease_token, claimed_at)
 
     if row["attempts"] > row["max_attempts"]:
@@ -473,16 +230,6 @@ def run_pending(limit: int | None = None) -> int:
         count += 1
         run_claimed(row, token, known[row["kind"]])
     return count
-
-
-def has_due(kinds: list[str], rt: Runtime | None = None) -> bool:
-    """Whether an operation of ``kinds`` is due now (a cheap read, no claim)."""
-    if not kinds:
-        return False
-    rt = rt or runtime()
-    with db.engine.connect() as connection:
-        found = connection.scalar(sa.select(TABLE.c.id).where(_due(rt.now(), kinds)).limit(1))
-    return found is not None
 
 
 def runner_job() -> int:

@@ -731,3 +731,23 @@ def test_cli_submit_list_and_cancel(app):
     assert f"{op_id} cancelled" in cancelled.output
     with app.app_context():
         assert row(op_id).params == {"x": 1}
+
+
+def test_classify_knows_the_cores_own_error_types() -> None:
+    """``app.http`` errors keep their category (retryable per category, with Retry-After);
+    connection failures and timeouts of ``requests`` are temporary; the rest is internal."""
+    import requests
+
+    from app.http import HttpAuthError, HttpRateLimited, HttpTemporaryError
+    from app.operations.runner import classify
+
+    assert classify(HttpRateLimited(None, 429, "slow down", retry_after=7.0)) == (
+        True,
+        "rate_limited",
+        7.0,
+    )
+    assert classify(HttpTemporaryError(None, 503, "down")) == (True, "temporary", None)
+    assert classify(HttpAuthError(None, 401, "no")) == (False, "auth", None)
+    assert classify(requests.ConnectionError("refused")) == (True, "temporary", None)
+    assert classify(requests.Timeout("slow")) == (True, "temporary", None)
+    assert classify(ValueError("bug")) == (False, "internal", None)

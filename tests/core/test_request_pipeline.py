@@ -1,0 +1,148 @@
+"""The per-request shortcuts keep the pipeline's behaviour: proxy detection, metrics, query
+parsing and ``rows=True`` pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import marshmallow as ma
+from hypothesis import given
+from hypothesis import strategies as st
+from werkzeug.datastructures import EnvironHeaders
+
+from app import hosts
+
+header_names = st.sampled_from(
+    [*hosts.PROXY_HEADERS, "Accept", "User-Agent", "X-Request-ID", "X-Forwarded-Fo", "Forwarded-X"]
+)
+
+
+@given(names=st.sets(header_names), trusted=st.integers(0, 2))
+def test_forwarding_headers_from_the_environ_match_the_header_list(
+    names: set[str], trusted: int
+) -> None:
+    """Reading the environ finds exactly what a pass over the request's headers finds."""
+    environ: dict[str, Any] = {"REQUEST_METHOD": "GET"}
+    for name in names:
+        environ["HTTP_" + name.upper().replace("-", "_")] = "1"
+    expected = hosts.forwarding_headers(EnvironHeaders(environ).keys(), trusted)
+    assert hosts.forwarding_headers_in_environ(environ, trusted) == expected
+    assert bool(expected) == bool(
+        {n for n in names if n in hosts.PROXY_HEADERS}
+        - (hosts.PROXY_FIX_HEADERS if trusted else set())
+    )
+
+
+def test_a_forwarded_request_is_not_loopback(client: Any) -> None:
+    """The guard still refuses a proxied request without tokens (``X-Real-IP`` from 127.0.0.1)."""
+    assert client.get("/api/projects").status_code == 200
+    refused = client.get("/api/projects", headers={"X-Real-IP": "203.0.113.9"})
+    assert refused.status_code == 403 and refused.json["code"] == "LOOPBACK_ONLY"
+
+
+def sample(name: str, labels: dict[str, str]) -> float:
+    """The current value of a Prometheus sample in this process (0 when absent)."""
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def test_request_metrics_count_every_request_with_their_labels(client: Any) -> None:
+    """The kept metric children are the registry's own: counts and latency keep adding up."""
+    labels = {"method": "GET", "endpoint": "/healthz", "status": "200"}
+    before = sample("junction_http_requests_total", labels)
+    observed = sample("junction_http_request_duration_seconds_count", labels)
+    for _ in range(3):
+        assert client.get("/healthz").status_code == 200
+    assert sample("junction_http_requests_total", labels) == before + 3
+    assert sample("junction_http_request_duration_seconds_count", labels) == observed + 3
+    missing = {"method": "GET", "endpoint": "<unmatched>", "status": "404"}
+    before = sample("junction_http_requests_total", missing)
+    assert client.get("/nowhere").status_code == 404
+    assert sample("junction_http_requests_total", missing) == before + 1
+
+
+def test_query_schemas_are_instantiated_once_and_still_validate(client: Any) -> None:
+    """One schema instance per class serves every request; bad values are still refused."""
+    from app.api import ArgumentsMixin, PageQuerySchema
+
+    parser = ArgumentsMixin.ARGUMENTS_PARSER
+    assert client.get("/api/projects?limit=2").status_code == 200
+    first = parser._schemas[PageQuerySchema]
+    assert client.get("/api/projects?limit=3&offset=1").json["limit"] == 3
+    assert parser._schemas[PageQuerySchema] is first
+    bad = client.get("/api/projects?limit=0")
+    assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "limit"
+
+
+def test_schema_instances_are_per_class(app: Any) -> None:
+    """A schema given as an instance is used as given; classes get an instance each."""
+    from app.bodies import JunctionParser
+
+    class A(ma.Schema):
+        x = ma.fields.Integer()
+
+    class B(ma.Schema):
+        x = ma.fields.Integer()
+
+    parser = JunctionParser()
+    given_instance = A()
+    with app.test_request_context("/?x=1"):
+        from flask import request
+
+        assert parser._get_schema(given_instance, request) is given_instance
+        a, b = parser._get_schema(A, request), parser._get_schema(B, request)
+        assert type(a) is A and type(b) is B and parser._get_schema(A, request) is a
+
+
+def test_rows_pages_read_without_a_session_and_with_one(app: Any, project_dir: Any) -> None:
+    """Without a session yet the page reads on a connection of its own; with one (pending
+    changes included) it reads through the session and sees them."""
+    import sqlalchemy as sa
+
+    from app.api import paginate
+    from app.db import db
+    from app.domain.models import Project
+
+    query = sa.select(Project.name).order_by(Project.name)
+    with app.app_context():
+        db.session.add(Project(name="committed", path=str(project_dir), description=""))
+        db.session.commit()
+        db.session.remove()
+    with app.app_context():
+        page = paginate(query, 10, 0, rows=True)
+        assert not db.session.registry.has()  # no session was set up for the read
+        assert page["items"] == [{"name": "committed"}] and page["total"] == 1
+        db.session.add(Project(name="pending", path=str(project_dir), description=""))
+        page = paginate(query, 10, 0, rows=True)
+        assert [item["name"] for item in page["items"]] == ["committed", "pending"]
+        assert page["total"] == 2
+        db.session.rollback()
+
+
+def test_timestamps_read_as_process_result_value_says() -> None:
+    """The fused result processor of ``UTCDateTime`` gives what the documented chain gives:
+    the driver's value, then aware UTC (naive taken as UTC, others converted)."""
+    import datetime as dt
+
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from app.db import UTCDateTime
+
+    column = UTCDateTime()
+    cases = [
+        (sqlite.dialect(), ["2026-11-25 23:48:09.345954", "2026-01-01 00:00:00.000000", None]),
+        (
+            postgresql.psycopg.dialect(),
+            [dt.datetime(2024, 1, 1, 5, tzinfo=dt.timezone(dt.timedelta(hours=2))), None],
+        ),
+        (postgresql.psycopg.dialect(), [dt.datetime(2024, 1, 1, 5)]),
+    ]
+    for dialect, values in cases:
+        fused = column._cached_result_processor(dialect, None)
+        impl = column.impl_instance.dialect_impl(dialect).result_processor(dialect, None)
+        for value in values:
+            expected = column.process_result_value(impl(value) if impl else value, dialect)
+            got = fused(value)
+            assert got == expected
+            assert got is None or got.tzinfo is dt.UTC

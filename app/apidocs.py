@@ -1,10 +1,11 @@
 """The API documentation pages' assets, served by Junction itself (no CDN).
 
-``/api/docs`` (Swagger UI) loads its files from the ``swagger-ui-bundle`` package at
-``/api/_swagger-ui/``; ``/api/redoc`` loads the ReDoc bundle vendored in ``app/static/redoc``
-(see its README: version, licence, how to update) at ``/api/_redoc/``. The pages themselves are
-flask-smorest's; :func:`docs_config` points them at these URLs and turns off Swagger UI's online
-validator badge, which would fetch an image from ``validator.swagger.io``.
+``/api/docs`` loads Swagger UI 5 vendored in ``app/static/swagger-ui`` at ``/api/_swagger-ui/``
+(4.x refused OpenAPI 3.1 documents); ``/api/redoc`` loads the ReDoc bundle vendored in
+``app/static/redoc`` at ``/api/_redoc/``. Each folder's README gives the version, licence, file
+digests and how to update. The pages themselves are flask-smorest's; :func:`docs_config` points
+them at these URLs and turns off Swagger UI's online validator badge, which would fetch an image
+from ``validator.swagger.io``.
 
 The pages are also sent with a Content-Security-Policy that lets them load from Junction only:
 ReDoc's footer shows Redocly's logo from ``cdn.redoc.ly``, which the browser then does not even
@@ -21,6 +22,8 @@ from flask import Flask, Response, request, send_from_directory
 from app.auth import auth_exempt
 
 SWAGGER_UI_URL = "/api/_swagger-ui/"
+SWAGGER_UI_DIR = Path(__file__).parent / "static" / "swagger-ui"
+SWAGGER_UI_FILES = ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css")
 REDOC_ASSETS_URL = "/api/_redoc/"
 REDOC_DIR = Path(__file__).parent / "static" / "redoc"
 REDOC_SCRIPT = "redoc.standalone.js"
@@ -47,7 +50,6 @@ def docs_config(app: Flask) -> None:
 def register_assets(app: Flask) -> None:
     """Serve the Swagger UI and ReDoc files (no token needed, as for the pages), and send the
     pages with :data:`PAGE_POLICY`."""
-    from swagger_ui_bundle import swagger_ui_path
 
     @app.after_request
     def docs_page_policy(response: Response) -> Response:
@@ -58,8 +60,8 @@ def register_assets(app: Flask) -> None:
     @app.get(SWAGGER_UI_URL + "<path:filename>")
     @auth_exempt
     def swagger_ui_asset(filename: str) -> Response:
-        """A file of the bundled Swagger UI."""
-        return send_from_directory(swagger_ui_path, filename)
+        """A file of the vendored Swagger UI."""
+        return send_from_directory(SWAGGER_UI_DIR, filename)
 
     @app.get(REDOC_ASSETS_URL + "<path:filename>")
     @auth_exempt

@@ -2,8 +2,8 @@
 
 The pages reference no external host (ReDoc used to come from a CDN, so ``/api/redoc`` was blank
 offline), and every script and stylesheet they reference is served here with 200 and a
-JavaScript or CSS content type -- without a token, like the pages. The vendored ReDoc is the
-file its README names.
+JavaScript or CSS content type -- without a token, like the pages. The vendored ReDoc and
+Swagger UI are the files their READMEs name (by sha256).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from flask import Flask
 
-from app.apidocs import REDOC_DIR, REDOC_SCRIPT
+from app.apidocs import REDOC_DIR, REDOC_SCRIPT, SWAGGER_UI_DIR, SWAGGER_UI_FILES, SWAGGER_UI_URL
 
 PAGES = ["/api/docs", "/api/redoc"]
 ASSET_TYPES = {"text/javascript", "application/javascript", "text/css"}
@@ -91,8 +91,41 @@ def test_redoc_is_the_vendored_file_its_readme_names() -> None:
     assert (REDOC_DIR / f"{REDOC_SCRIPT}.LICENSE.txt").is_file()
 
 
+def test_swagger_ui_is_the_vendored_files_its_readme_names() -> None:
+    readme = (SWAGGER_UI_DIR / "README.md").read_text()
+    assert re.search(r"`swagger-ui-dist` \*\*5\.\d+\.\d+\*\*", readme), "a 5.x version is named"
+    for name in SWAGGER_UI_FILES:
+        digest = hashlib.sha256((SWAGGER_UI_DIR / name).read_bytes()).hexdigest()
+        assert f"`package/{name}`\n    (sha256 `{digest}`)" in readme, name
+    assert "Apache License" in (SWAGGER_UI_DIR / "LICENSE").read_text()
+    assert "SmartBear" in (SWAGGER_UI_DIR / "NOTICE").read_text()
+    for name in SWAGGER_UI_FILES:
+        if name.endswith(".js"):
+            assert (SWAGGER_UI_DIR / f"{name}.LICENSE.txt").is_file(), name
+
+
+def test_swagger_ui_page_uses_the_vendored_files_without_the_validator(app: Flask) -> None:
+    client = app.test_client()
+    html = client.get("/api/docs").get_data(as_text=True)
+    for name in SWAGGER_UI_FILES:
+        assert f"{SWAGGER_UI_URL}{name}" in html, name
+        response = client.get(SWAGGER_UI_URL + name)
+        assert response.status_code == 200, name
+        assert response.mimetype in ASSET_TYPES, (name, response.mimetype)
+        assert response.get_data() == (SWAGGER_UI_DIR / name).read_bytes(), name
+    # The online validator badge would load an image from validator.swagger.io.
+    assert '"validatorUrl": null' in html
+
+
 def test_assets_outside_the_asset_folders_are_not_served(app: Flask) -> None:
     client = app.test_client()
     for url in ("/api/_redoc/../apidocs.py", "/api/_redoc/%2e%2e/apidocs.py", "/api/_redoc/x.js"):
         assert client.get(url).status_code == 404, url
+    for url in (
+        "/api/_swagger-ui/../apidocs.py",
+        "/api/_swagger-ui/%2e%2e/apidocs.py",
+        "/api/_swagger-ui/index.html",
+    ):
+        assert client.get(url).status_code == 404, url
     assert Path(REDOC_DIR).is_dir()
+    assert Path(SWAGGER_UI_DIR).is_dir()

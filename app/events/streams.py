@@ -109,8 +109,14 @@ def stream_websocket(
     heartbeat: float | None = None,
     queue_size: int | None = None,
     resume_wait: float | None = None,
+    shape: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> None:
     """Serve ``channels`` on an accepted WebSocket until the client leaves.
+
+    ``shape`` lets a plugin send each event in a contract of its own (a seed's message shape):
+    it gets the event ``{id, channel, type, data, project, created_at}`` and returns the message
+    to send; control messages are not shaped. Shaped events are encoded per stream, so they go
+    through the subscriber's queue rather than the hub's shared frames.
 
     Protocol (server → client, one JSON object per message): first
     ``{"type": "hello", "channels", "last_event_id", "pid"}``; then events
@@ -151,7 +157,7 @@ def stream_websocket(
                 ws.close(TRY_AGAIN_LATER, exc.detail[:120])
                 return
     try:
-        _run_websocket(ws, channels, last_event_id, heartbeat, queue_size, resume_wait)
+        _run_websocket(ws, channels, last_event_id, heartbeat, queue_size, resume_wait, shape)
     finally:
         if slot is not None:
             slot.release()
@@ -164,6 +170,7 @@ def _run_websocket(
     heartbeat: float,
     queue_size: int | None,
     resume_wait: float,
+    shape: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> None:
     sink = FrameSink.wrap(ws)
     head = head_id()
@@ -183,21 +190,32 @@ def _run_websocket(
     # Waiting on the WebSocket's own wake-up event (shared with the subscription) means one
     # thread notices new events, client messages and the client's departure without polling.
     wake = ws.event if isinstance(getattr(ws, "event", None), threading.Event) else None
-    sub = subscribe(channels, start, queue_size=queue_size, wake=wake, sink=sink)
+    # A shaped stream cannot take the hub's shared frames: its events wait in its own queue.
+    direct = sink if shape is None else None
+    sub = subscribe(channels, start, queue_size=queue_size, wake=wake, sink=direct)
     try:
-        _serve(ws, sink, sub, heartbeat, pending)
+        _serve(ws, sink, sub, heartbeat, pending, shape)
     except OSError:
         pass  # the client vanished mid-send: nothing to tell it
     finally:
         sub.close()
 
 
-def _frame(item: Item) -> bytes:
-    return item.frame() if isinstance(item, LogEvent) else text_frame(item.json())
+def _frame(item: Item, shape: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> bytes:
+    if not isinstance(item, LogEvent):
+        return text_frame(item.json())
+    if shape is None:
+        return item.frame()
+    return text_frame(_dumps(shape(item.as_dict())))
 
 
 def _serve(
-    ws: Any, sink: FrameSink, sub: Subscription, heartbeat: float, pending: list[tuple[str, Any]]
+    ws: Any,
+    sink: FrameSink,
+    sub: Subscription,
+    heartbeat: float,
+    pending: list[tuple[str, Any]],
+    shape: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> None:
     # Live events mostly reach the socket from the hub's thread (see app.events.wire); this
     # thread replays, sends what was queued, answers the client and keeps the heartbeat.
@@ -207,7 +225,7 @@ def _serve(
         items = sub.get_items(timeout=0.0 if pending else quiet)
         if items:
             try:
-                sink.write(b"".join(_frame(item) for item in items))
+                sink.write(b"".join(_frame(item, shape) for item in items))
             finally:
                 sub.sent()
         while True:

@@ -52,7 +52,15 @@ MAX_EXAMPLES = 6
 WEBHOOK_SECRET = "plane_wh_" + "c" * 32
 # An SSE stream never ends: the app beats often and the client stops reading after a moment.
 STREAM_READ_SECONDS = 0.2
-FUZZED_TAGS = ["operations", "events", "planning", "hello"]
+FUZZED_TAGS = [
+    "operations",
+    "events",
+    "planning",
+    "hello",
+    "agents_tasks",
+    "agents_runs",
+    "agents_metrics",
+]
 
 
 def success_status_documented(ctx: Any, response: Any, case: Any) -> None:
@@ -363,6 +371,114 @@ def _planning_target(
     )
 
 
+def _agents_target(make_app: Callable[..., Flask], tag: str) -> Target:
+    from app import operations as ops
+
+    app = make_app({"JUNCTION_API_TOKENS": TOKEN})
+    client = _client(app)
+
+    def seed() -> dict[str, Any]:
+        task = client.post("/api/tasks/", json={"name": "contract", "config": {"steps": 1}})
+        assert task.status_code == 201, task.get_json()
+        task_id = task.get_json()["id"]
+        done = client.post("/api/runs/", json={"task_id": task_id}).get_json()["id"]
+        waiting = client.post("/api/runs/", json={"task_id": task_id}).get_json()["id"]
+        with app.app_context():
+            ops.run_pending()
+        client.post(f"/api/runs/{done}/approve", json={"approved": True})
+        with app.app_context():
+            ops.run_pending()
+        metric = client.get("/api/metrics/", query_string={"run_id": done}).get_json()
+        return {
+            "task_id": task_id,
+            "run_id": waiting,
+            "metric_id": metric["items"][0]["id"],
+            "_done": done,
+        }
+
+    def explicit_approve() -> list[dict[str, Any]]:
+        ids = seed()
+        return [
+            {
+                "path_parameters": {"run_id": ids["run_id"]},
+                "body": {"approved": True},
+                "expect": 200,
+            },
+            {
+                "path_parameters": {"run_id": ids["run_id"]},
+                "body": {"approved": True},
+                "expect": 409,
+            },
+        ]
+
+    def explicit_cancel() -> list[dict[str, Any]]:
+        ids = seed()
+        return [
+            {
+                "path_parameters": {"run_id": ids["run_id"]},
+                "body": {"status": "cancelled"},
+                "expect": 200,
+            },
+            {
+                "path_parameters": {"run_id": ids["_done"]},
+                "body": {"status": "cancelled"},
+                "expect": 409,
+            },
+        ]
+
+    def explicit_delete_run() -> list[dict[str, Any]]:
+        ids = seed()
+        return [
+            {"path_parameters": {"run_id": ids["run_id"]}, "expect": 409},
+            {"path_parameters": {"run_id": ids["_done"]}, "expect": 204},
+        ]
+
+    return Target(
+        app,
+        seed,
+        explicit={
+            "POST /api/tasks/": [{"body": {"name": "x", "team": "echo"}, "expect": 201}],
+            "PATCH /api/tasks/{task_id}": lambda: [
+                {
+                    "path_parameters": {"task_id": seed()["task_id"]},
+                    "body": {"name": "y"},
+                    "expect": 200,
+                }
+            ],
+            "DELETE /api/tasks/{task_id}": lambda: [
+                {"path_parameters": {"task_id": seed()["task_id"]}, "expect": 409}
+            ],
+            "POST /api/runs/": lambda: [{"body": {"task_id": seed()["task_id"]}, "expect": 201}],
+            "POST /api/runs/{run_id}/approve": explicit_approve,
+            "PATCH /api/runs/{run_id}": explicit_cancel,
+            "DELETE /api/runs/{run_id}": explicit_delete_run,
+            "GET /api/runs/": [{"query": {"skip": 0, "limit": 5}, "expect": 200}],
+        },
+        must_succeed={
+            label
+            for label in (
+                "GET /api/tasks/",
+                "POST /api/tasks/",
+                "GET /api/tasks/teams",
+                "GET /api/tasks/{task_id}",
+                "PATCH /api/tasks/{task_id}",
+                "GET /api/runs/",
+                "POST /api/runs/",
+                "GET /api/runs/{run_id}",
+                "PATCH /api/runs/{run_id}",
+                "DELETE /api/runs/{run_id}",
+                "POST /api/runs/{run_id}/approve",
+                "GET /api/runs/{run_id}/logs",
+                "GET /api/metrics/",
+                "GET /api/metrics/{metric_id}",
+                "GET /api/metrics/task/{task_id}/summary",
+                "GET /api/metrics/run/{run_id}/summary",
+            )
+            if label.split(" ")[1].startswith("/api/" + tag.removeprefix("agents_"))
+        },
+    )
+
+
 def _cycle_dates(days_from_start: int, length: int) -> tuple[dt.datetime, dt.datetime]:
     start = dt.datetime.now(dt.UTC) + dt.timedelta(days=days_from_start)
     return start, start + dt.timedelta(days=length)
@@ -509,6 +625,8 @@ def test_operations_honour_the_document(
         target = _events_target(make_app)
     elif tag == "hello":
         target = _hello_target(make_app)
+    elif tag.startswith("agents_"):
+        target = _agents_target(make_app, tag)
     else:
         target = _planning_target(make_app, *plane, tmp_path)
     try:

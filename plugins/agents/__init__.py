@@ -34,10 +34,11 @@ def junction_agent_teams() -> Iterable[Any]:
 
 @hookimpl
 def junction_blueprints(app: Any) -> list[Any]:
-    """``/api/tasks``, ``/api/runs`` and ``/api/metrics``."""
+    """``/api/tasks``, ``/api/runs``, ``/api/metrics`` and ``/api/projects/{name}/agent``."""
+    from plugins.agents.process_routes import process_blp
     from plugins.agents.routes import blueprints
 
-    return blueprints()
+    return [*blueprints(), process_blp]
 
 
 @hookimpl
@@ -47,21 +48,31 @@ def junction_migrations() -> str:
 
 
 @hookimpl
+def junction_settings() -> Mapping[str, Any]:
+    """Per-project agent and feature commands, the hard-stop grace period."""
+    from plugins.agents.config import DECLARATION
+
+    return DECLARATION
+
+
+@hookimpl
 def junction_operations() -> Mapping[str, Callable[..., Any]]:
-    """Run execution (``agents.run``)."""
+    """Run execution (``agents.run``) and agent processes (``agents.process``)."""
+    from plugins.agents import processes
     from plugins.agents.execution import run_operation
     from plugins.agents.runs import KIND
 
-    return {KIND: run_operation}
+    return {KIND: run_operation, processes.KIND: processes.process_operation}
 
 
 @hookimpl
 def junction_jobs(scheduler: Any) -> None:
     """Time out runs whose approval deadline passed; fail runs whose operation died."""
     from plugins.agents.runs import expire_overdue, reconcile_orphans
+    from plugins.agents.supervisor import reconcile_processes
 
     def deadlines() -> int:
-        return expire_overdue() + reconcile_orphans()
+        return expire_overdue() + reconcile_orphans() + reconcile_processes()
 
     scheduler.add(deadlines, seconds=1, id="deadlines")
 

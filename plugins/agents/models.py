@@ -164,3 +164,38 @@ class AgentMetric(db.Model):
     unit: Mapped[str] = mapped_column(sa.String(32), nullable=False, default="")
     labels: Mapped[dict[str, Any]] = mapped_column(sa.JSON, nullable=False, default=dict)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+# Agent process states (seed 000) and what was asked for.
+P_STOPPED, P_STARTING, P_RUNNING, P_FINISHING, P_STOPPING = (
+    "stopped",
+    "starting",
+    "running",
+    "finishing",
+    "stopping",
+)
+PROCESS_STATUSES = (P_STOPPED, P_STARTING, P_RUNNING, P_FINISHING, P_STOPPING)
+WANT_RUNNING, WANT_SOFT_STOP, WANT_STOPPED = "running", "soft_stop", "stopped"
+
+
+class AgentProcess(db.Model):
+    """The agent process of one project: what was asked for (``desired``), what is (``status``),
+    and which pid on which host holds it. Start and stop requests reach the owning runner
+    through this row."""
+
+    __tablename__ = "agents_processes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project: Mapped[str] = mapped_column(sa.String(64), unique=True, nullable=False)
+    desired: Mapped[str] = mapped_column(sa.String(16), nullable=False, default=WANT_STOPPED)
+    status: Mapped[str] = mapped_column(sa.String(16), nullable=False, default=P_STOPPED)
+    command: Mapped[str | None] = mapped_column(sa.Text)
+    pid: Mapped[int | None] = mapped_column(sa.Integer)
+    pid_start: Mapped[int | None] = mapped_column(sa.BigInteger)
+    host: Mapped[str | None] = mapped_column(sa.String(255))
+    exit_code: Mapped[int | None] = mapped_column(sa.Integer)
+    output: Mapped[list[str]] = mapped_column(sa.JSON, nullable=False, default=list)
+    operation_id: Mapped[str | None] = mapped_column(sa.String(36))
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    stopped_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)

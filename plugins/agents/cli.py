@@ -85,3 +85,16 @@ def logs_command(run_id: int, follow: bool, interval: float) -> None:
             return
         if not page["items"]:
             time.sleep(interval)
+
+
+@agents_group.command("orchestrate")
+@click.argument("project")
+def orchestrate_command(project: str) -> None:
+    """Work PROJECT's features to green (the reference orchestrator; SIGUSR1 = soft stop)."""
+    from plugins.agents.orchestrator import Orchestrator
+
+    orchestrator = Orchestrator(project)
+    orchestrator.install_signals()
+    code = orchestrator.run()
+    if code:
+        raise SystemExit(code)

@@ -71,6 +71,12 @@ def supervise(ctx: OperationContext, project: str) -> dict[str, Any]:
     argv = command_for(project)
     grace = float(settings.get(NAMESPACE, "stop_grace", project) or 10)
     env = {**os.environ, "JUNCTION_AGENTS_PROJECT": project, "PYTHONUNBUFFERED": "1"}
+    # The reference orchestrator is a Junction process: it needs this app's database.
+    env["JUNCTION_DATABASE_URL"] = str(
+        ctx.app.config.get("JUNCTION_DATABASE_URL") or ctx.app.config["SQLALCHEMY_DATABASE_URI"]
+    )
+    env["JUNCTION_INSTANCE_PATH"] = str(ctx.app.instance_path)
+    env.setdefault("JUNCTION_SCHEDULER", "off")
     ctx.check_lease()
     proc = subprocess.Popen(
         argv,

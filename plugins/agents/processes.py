@@ -135,6 +135,7 @@ def start(project_name: str) -> dict[str, Any]:
         pid_start=None,
         output=[],
         stopped_at=None,
+        operation_id=None,  # the previous one is finished; never confuse it with the next
     ):
         row = _row(project.name)
         raise Conflict(

@@ -40,6 +40,7 @@ from plugins.agents.tasks import get_task
 log = logging.getLogger(__name__)
 
 KIND = "agents.run"
+RESUBMIT_AFTER = 10.0  # seconds a run may wait for its operation to be submitted
 RUNS = AgentRun.__table__
 TASKS = AgentTask.__table__
 
@@ -191,7 +192,9 @@ def approve(run_id: int, approved: bool, feedback: str | None) -> AgentRun:
                 RUNS.c.status == RUNNING,
                 RUNS.c.phase == AWAITING_APPROVAL,
             )
-            .values(phase=EXECUTING, updated_at=now, **decision)
+            # The planning operation is finished: forget it in the same write, so the orphan
+            # sweep never mistakes the approved run for one whose execution died.
+            .values(phase=EXECUTING, updated_at=now, operation_id=None, **decision)
         ).rowcount
         db.session.commit()
         if done != 1:
@@ -250,7 +253,8 @@ def expire_overdue(limit: int = 100) -> int:
 
 
 def reconcile_orphans(limit: int = 100) -> int:
-    """Fail active runs whose operation ended without finishing them (a handler crash)."""
+    """Fail active runs whose operation ended without finishing them (a handler crash), and
+    submit the execution of runs that have none (their request died half-way)."""
     from app.operations.models import FINISHED as OP_FINISHED
     from app.operations.models import Operation
 
@@ -264,8 +268,24 @@ def reconcile_orphans(limit: int = 100) -> int:
         )
         .limit(limit)
     ).all()
+    stale = runtime().now() - dt.timedelta(seconds=RESUBMIT_AFTER)
+    unsubmitted = db.session.execute(
+        sa.select(RUNS.c.id, TASKS.c.project)
+        .join(TASKS, TASKS.c.id == RUNS.c.task_id)
+        .where(
+            RUNS.c.status.in_(ACTIVE),
+            RUNS.c.phase.in_((QUEUED, EXECUTING)),
+            RUNS.c.operation_id.is_(None),
+            RUNS.c.updated_at < stale,
+        )
+        .limit(limit)
+    ).all()
     db.session.rollback()
     count = 0
+    for run_id, project in unsubmitted:
+        # The request that created or approved it died before submitting its execution.
+        start_execution(run_id, project)
+        count += 1
     for run_id, op_status, op_error in orphans:
         message = (op_error or {}).get("message") or f"its operation ended {op_status}"
         status = CANCELLED if op_status == "cancelled" else FAILED

@@ -181,3 +181,32 @@ def test_metrics_endpoints(junction_client, drain) -> None:
     assert summary["metrics"]["run_succeeded"]["count"] == 2
     assert junction_client.get("/api/metrics/999999").status_code == 404
     assert junction_client.get("/api/metrics/task/999999/summary").status_code == 404
+
+
+def test_a_decision_whose_request_died_before_submitting_is_healed(
+    clocked_app, junction_client, junction_clock, drain
+) -> None:
+    import sqlalchemy as sa
+
+    from app.db import db
+    from plugins.agents.models import AgentRun
+
+    task = make_task(junction_client)
+    run = start_run(junction_client, task["id"])
+    drain()
+    with clocked_app.app_context():
+        # What approve writes before it submits the execution; the request dies right there.
+        db.session.execute(
+            sa.update(AgentRun)
+            .where(AgentRun.id == run["id"])
+            .values(
+                phase="executing", approved=True, operation_id=None, updated_at=junction_clock.now()
+            )
+        )
+        db.session.commit()
+    assert run_job(clocked_app, "agents.deadlines") == 0  # not yet stale: maybe in flight
+    assert junction_client.get(f"/api/runs/{run['id']}").get_json()["status"] == "running"
+    junction_clock.advance(11)
+    assert run_job(clocked_app, "agents.deadlines") == 1
+    drain()
+    assert junction_client.get(f"/api/runs/{run['id']}").get_json()["status"] == "completed"

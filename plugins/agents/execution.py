@@ -43,7 +43,15 @@ from plugins.agents.models import (
     AgentRunStep,
     AgentTask,
 )
-from plugins.agents.runs import RUNS, append_log, deadline_for, finish_run, get_run
+from plugins.agents.runs import (
+    PLAN,
+    RUNS,
+    append_log,
+    deadline_for,
+    finish_run,
+    get_run,
+    stage_of,
+)
 from plugins.agents.tasks import get_task, task_view
 from plugins.agents.teams import (
     Step,
@@ -71,7 +79,10 @@ def run_operation(ctx: OperationContext) -> dict[str, Any]:
     if run.phase in (QUEUED, ANALYSIS) and not _analyse(ctx, run, task):
         return _outcome(run_id)
     run = get_run(run_id)
-    if run.phase == EXECUTING and run.status == RUNNING:
+    # Exactly one operation executes the steps (see runs.stage_of): after a decision, the
+    # planning operation resumed by a takeover leaves them to the one the decision submitted.
+    stage = str(ctx.params.get("stage", PLAN))
+    if run.phase == EXECUTING and run.status == RUNNING and stage == stage_of(run):
         _execute(ctx, run, task)
     return _outcome(run_id)
 

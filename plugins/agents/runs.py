@@ -45,9 +45,22 @@ RUNS = AgentRun.__table__
 TASKS = AgentTask.__table__
 
 
-def dedupe_key(run_id: int) -> str:
-    """The operation dedupe key of a run: at most one unfinished operation per run."""
-    return f"agents:run:{run_id}"
+PLAN, EXECUTE = "plan", "execute"
+
+
+def dedupe_key(run_id: int, stage: str) -> str:
+    """The operation dedupe key of a run's stage: at most one unfinished operation each.
+
+    Planning and (approved) execution are separate keys: the planning operation may still be
+    recording its success when the decision arrives, and must not absorb the execution.
+    """
+    return f"agents:run:{run_id}:{stage}"
+
+
+def stage_of(run: AgentRun) -> str:
+    """Which stage's operation executes the run's steps: the planning one when no decision was
+    involved (approval opted out), else the one the approval submitted."""
+    return EXECUTE if run.approved else PLAN
 
 
 def get_run(run_id: int) -> AgentRun:
@@ -83,13 +96,18 @@ def create_run(task_id: int) -> AgentRun:
     run = AgentRun(task_id=task.id, run_number=int(number or 1), status=RUNNING, phase=QUEUED)
     db.session.add(run)
     db.session.commit()
-    start_execution(run.id, task.project)
+    start_execution(run.id, task.project, PLAN)
     return get_run(run.id)
 
 
-def start_execution(run_id: int, project: str | None) -> None:
-    """Submit (or find) the run's operation and remember its id on the run."""
-    operation = ops.submit(KIND, {"run_id": run_id}, project=project, dedupe_key=dedupe_key(run_id))
+def start_execution(run_id: int, project: str | None, stage: str) -> None:
+    """Submit (or find) the operation of the run's ``stage`` and remember its id on the run."""
+    operation = ops.submit(
+        KIND,
+        {"run_id": run_id, "stage": stage},
+        project=project,
+        dedupe_key=dedupe_key(run_id, stage),
+    )
     db.session.execute(sa.update(RUNS).where(RUNS.c.id == run_id).values(operation_id=operation.id))
     db.session.commit()
 
@@ -207,7 +225,7 @@ def approve(run_id: int, approved: bool, feedback: str | None) -> AgentRun:
             "Plan approved",
             project=task.project,
         )
-        start_execution(run_id, task.project)
+        start_execution(run_id, task.project, EXECUTE)
         return get_run(run_id)
     rejected = finish_run(
         run_id,
@@ -270,7 +288,7 @@ def reconcile_orphans(limit: int = 100) -> int:
     ).all()
     stale = runtime().now() - dt.timedelta(seconds=RESUBMIT_AFTER)
     unsubmitted = db.session.execute(
-        sa.select(RUNS.c.id, TASKS.c.project)
+        sa.select(RUNS.c.id, TASKS.c.project, RUNS.c.approved)
         .join(TASKS, TASKS.c.id == RUNS.c.task_id)
         .where(
             RUNS.c.status.in_(ACTIVE),
@@ -282,9 +300,9 @@ def reconcile_orphans(limit: int = 100) -> int:
     ).all()
     db.session.rollback()
     count = 0
-    for run_id, project in unsubmitted:
+    for run_id, project, approved in unsubmitted:
         # The request that created or approved it died before submitting its execution.
-        start_execution(run_id, project)
+        start_execution(run_id, project, EXECUTE if approved else PLAN)
         count += 1
     for run_id, op_status, op_error in orphans:
         message = (op_error or {}).get("message") or f"its operation ended {op_status}"

@@ -210,3 +210,26 @@ def test_a_decision_whose_request_died_before_submitting_is_healed(
     assert run_job(clocked_app, "agents.deadlines") == 1
     drain()
     assert junction_client.get(f"/api/runs/{run['id']}").get_json()["status"] == "completed"
+
+
+def test_a_decision_while_planning_is_still_finishing_executes_exactly_once(
+    junction_app, junction_client, drain
+) -> None:
+    from app import operations as ops
+    from plugins.agents.runs import KIND, dedupe_key
+
+    task = make_task(junction_client)
+    run = start_run(junction_client, task["id"])
+    drain()
+    with junction_app.app_context():
+        # The planning operation has parked the run but not yet recorded its own success.
+        ops.submit(
+            KIND, {"run_id": run["id"], "stage": "plan"}, dedupe_key=dedupe_key(run["id"], "plan")
+        )
+    approved = junction_client.post(f"/api/runs/{run['id']}/approve", json={"approved": True})
+    assert approved.status_code == 200
+    assert drain() == 2  # the late planning operation and the execution
+    body = junction_client.get(f"/api/runs/{run['id']}").get_json()
+    assert body["status"] == "completed"
+    lines = junction_client.get(f"/api/runs/{run['id']}/logs").get_json()["items"]
+    assert [line["line"] for line in lines] == ["demo (1)", "demo (2)"]

@@ -183,3 +183,82 @@ def test_sigkill_during_a_subprocess_step(tmp_path: Path, repeatable: bool) -> N
                 if process.poll() is None:
                     os.killpg(process.pid, signal.SIGKILL)
                     process.wait(timeout=10)
+
+
+def test_an_agent_dies_with_its_owner_and_restarts_elsewhere(tmp_path: Path) -> None:
+    instance, checkout = tmp_path / "instance", tmp_path / "checkout"
+    instance.mkdir()
+    checkout.mkdir()
+    script = tmp_path / "agent.sh"
+    script.write_text(
+        "trap 'soft=1' USR1\necho started $$\nwhile [ -z \"$soft\" ]; do sleep 0.05; done\n"
+    )
+    with fresh_database(tmp_path) as url:
+        migrate_database(url, instance)
+        env = {
+            **os.environ,
+            **_env(url, instance, JUNCTION_SCHEDULER="off"),
+            "JUNCTION_OPERATION_LEASE_SECONDS": "2",
+        }
+        from app import create_app, settings
+        from app.db import db
+
+        app = create_app(
+            {"JUNCTION_DATABASE_URL": url, "JUNCTION_SCHEDULER": "off"}, instance_path=instance
+        )
+        client = app.test_client()
+        assert (
+            client.post("/api/projects", json={"name": "demo", "path": str(checkout)}).status_code
+            == 201
+        )
+        with app.app_context():
+            settings.set_values("agents", {"agent_command": f"sh {script}"}, project="demo")
+
+        def status() -> dict[str, Any]:
+            return client.get("/api/projects/demo/agent/status").get_json()
+
+        runners: list[subprocess.Popen[bytes]] = []
+        try:
+            assert client.post("/api/projects/demo/agent/start").status_code == 200
+            first = start_operations_runner(env, tmp_path / "runner-1.log")
+            runners.append(first)
+            wait_until(
+                lambda: status()["status"] == "running" and status()["output"],
+                timeout=30,
+                what="the agent to start",
+            )
+            old_pid = status()["pid"]
+            os.kill(first.pid, signal.SIGKILL)
+            first.wait(timeout=10)
+
+            def dead(pid: int) -> bool:
+                try:
+                    os.kill(pid, 0)
+                except ProcessLookupError:
+                    return True
+                return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] == "Z"
+
+            wait_until(lambda: dead(old_pid), timeout=10, what="the agent to die with its owner")
+            second = start_operations_runner(env, tmp_path / "runner-2.log")
+            runners.append(second)
+            wait_until(
+                lambda: (
+                    status()["status"] == "running"
+                    and status()["pid"] != old_pid
+                    and status()["output"][-1].startswith("started")
+                ),
+                timeout=30,
+                what="another runner to start the agent again",
+            )
+            soft = client.post("/api/projects/demo/agent/soft-stop")
+            assert soft.get_json()["status"] == "finishing"
+            assert second.wait(timeout=30) == 0, (tmp_path / "runner-2.log").read_text()
+            final = status()
+            assert (final["status"], final["exit_code"]) == ("stopped", 0)
+            with app.app_context():
+                db.engine.dispose()
+        finally:
+            for process in runners:
+                if process.poll() is None:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait(timeout=10)

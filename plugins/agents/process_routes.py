@@ -39,6 +39,16 @@ class AgentStatusSchema(ma.Schema):
     operation_id = ma.fields.String(allow_none=True, required=True)
 
 
+class AgentStatusQuerySchema(ma.Schema):
+    """``?lines=N``: how many of the last output lines to show."""
+
+    lines = ma.fields.Integer(
+        load_default=processes.OUTPUT_LINES,
+        validate=ma.validate.Range(min=0, max=processes.OUTPUT_LINES),
+        metadata={"description": f"Last output lines to return (0..{processes.OUTPUT_LINES})."},
+    )
+
+
 class AgentActionSchema(ma.Schema):
     """The seed's answer to start/stop/soft-stop: ``{success, status, message}``."""
 
@@ -75,8 +85,11 @@ def stop_agent(project_name: str) -> dict[str, Any]:
 
 
 @process_blp.get("/<string:project_name>/agent/status")
+@process_blp.arguments(AgentStatusQuerySchema, location="query", as_kwargs=True)
 @process_blp.response(200, AgentStatusSchema)
 @process_blp.alt_response(404, schema="Problem")
-def agent_status(project_name: str) -> dict[str, Any]:
+def agent_status(project_name: str, lines: int) -> dict[str, Any]:
     """Status, pid, start time, exit code and the last lines of output."""
-    return processes.status_of(project_name)
+    body = processes.status_of(project_name)
+    body["output"] = body["output"][-lines:] if lines else []
+    return body

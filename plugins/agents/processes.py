@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 KIND = "agents.process"
 TABLE = AgentProcess.__table__
 ALIVE = (P_STARTING, P_RUNNING, P_FINISHING, P_STOPPING)
+OUTPUT_LINES = 100  # kept per agent (the supervisor keeps the same number)
 
 
 def dedupe_key(project: str) -> str:

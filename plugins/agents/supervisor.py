@@ -36,6 +36,7 @@ from plugins.agents.models import (
     WANT_STOPPED,
     AgentProcess,
 )
+from plugins.agents.processes import OUTPUT_LINES
 from plugins.agents.procs import die_with_parent, signal_group, signal_process, start_time
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,6 @@ log = logging.getLogger(__name__)
 TABLE = AgentProcess.__table__
 CHECK_EVERY = 0.25
 FLUSH_EVERY = 0.5
-OUTPUT_LINES = 100
 READY_AFTER = 2.0
 ALIVE = ("starting", P_RUNNING, P_FINISHING, P_STOPPING)
 

@@ -60,6 +60,7 @@ FUZZED_TAGS = [
     "agents_tasks",
     "agents_runs",
     "agents_metrics",
+    "agents_projects",
 ]
 
 
@@ -479,6 +480,54 @@ def _agents_target(make_app: Callable[..., Flask], tag: str) -> Target:
     )
 
 
+def _agent_process_target(make_app: Callable[..., Flask], tmp: Path) -> Target:
+    # No runner runs here (scheduler off): start only records the request and its operation.
+    app = make_app({"JUNCTION_API_TOKENS": TOKEN})
+    client = _client(app)
+    checkout = tmp / "agent-checkout"
+    checkout.mkdir(exist_ok=True)
+    created = client.post("/api/projects", json={"name": "demo", "path": str(checkout)})
+    assert created.status_code == 201, created.get_json()
+
+    def seed() -> dict[str, Any]:
+        client.post("/api/projects/demo/agent/stop")
+        return {"project_name": "demo"}
+
+    demo = {"project_name": "demo"}
+    return Target(
+        app,
+        seed,
+        explicit={
+            "POST /api/projects/{project_name}/agent/start": [
+                {"path_parameters": demo, "expect": 200},
+                {"path_parameters": demo, "expect": 409},
+            ],
+            "POST /api/projects/{project_name}/agent/soft-stop": [
+                {"path_parameters": demo, "expect": 409},
+                {
+                    "path_parameters": demo,
+                    "before": lambda: client.post("/api/projects/demo/agent/start"),
+                    "expect": 200,
+                },
+            ],
+            "POST /api/projects/{project_name}/agent/stop": [
+                {"path_parameters": demo, "expect": 200},
+                {"path_parameters": {"project_name": "ghost"}, "expect": 404},
+            ],
+            "GET /api/projects/{project_name}/agent/status": [
+                {"path_parameters": demo, "query": {"lines": 5}, "expect": 200},
+                {"path_parameters": demo, "query": {"lines": 101}, "expect": 422},
+            ],
+        },
+        must_succeed={
+            "POST /api/projects/{project_name}/agent/start",
+            "POST /api/projects/{project_name}/agent/soft-stop",
+            "POST /api/projects/{project_name}/agent/stop",
+            "GET /api/projects/{project_name}/agent/status",
+        },
+    )
+
+
 def _cycle_dates(days_from_start: int, length: int) -> tuple[dt.datetime, dt.datetime]:
     start = dt.datetime.now(dt.UTC) + dt.timedelta(days=days_from_start)
     return start, start + dt.timedelta(days=length)
@@ -625,6 +674,8 @@ def test_operations_honour_the_document(
         target = _events_target(make_app)
     elif tag == "hello":
         target = _hello_target(make_app)
+    elif tag == "agents_projects":
+        target = _agent_process_target(make_app, tmp_path)
     elif tag.startswith("agents_"):
         target = _agents_target(make_app, tag)
     else:

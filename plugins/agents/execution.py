@@ -78,6 +78,11 @@ def run_operation(ctx: OperationContext) -> dict[str, Any]:
         return _outcome(run_id)
     if run.phase in (QUEUED, ANALYSIS) and not _analyse(ctx, run, task):
         return _outcome(run_id)
+    if ctx.checkpoint.get("announced") is False and run.phase in (AWAITING_APPROVAL, EXECUTING):
+        # Taken over from a runner that stopped between parking the run and announcing it.
+        _announce(ctx, get_run(run_id), task)
+        if get_run(run_id).phase == AWAITING_APPROVAL:
+            return _outcome(run_id)
     run = get_run(run_id)
     # Exactly one operation executes the steps (see runs.stage_of): after a decision, the
     # planning operation resumed by a takeover leaves them to the one the decision submitted.
@@ -162,27 +167,41 @@ def _analyse(ctx: OperationContext, run: AgentRun, task: AgentTask) -> bool:
             updated_at=runtime().now(),
         )
     )
-    # One commit, fenced on the lease: the steps, the plan and the phase land together.
-    ctx.save_checkpoint({"phase": AWAITING_APPROVAL if park else EXECUTING})
+    # One commit, fenced on the lease: the steps, the plan and the phase land together. The
+    # checkpoint remembers that the plan is not announced yet: a runner killed before the
+    # events went out leaves that to the one that takes the operation over.
+    phase = AWAITING_APPROVAL if park else EXECUTING
+    ctx.save_checkpoint({"phase": phase, "announced": False})
+    _announce(ctx, get_run(run.id), task)
+    return not park
+
+
+def _announce(ctx: OperationContext, run: AgentRun, task: AgentTask) -> None:
+    """Publish ``plan_ready`` (and ``approval_required`` while the run awaits a decision),
+    then record in the checkpoint that they went out (at least once)."""
+    plan = run.plan or {}
     events.emit(
-        "plan_ready", task.id, run.id, {"plan": plan}, "Plan ready for review", project=task.project
+        "plan_ready",
+        task.id,
+        run.id,
+        {"plan": plan},
+        "Plan ready for review",
+        project=task.project,
     )
-    if park:
-        assert deadline is not None
+    if run.phase == AWAITING_APPROVAL and run.approval_deadline is not None:
         events.emit(
             "approval_required",
             task.id,
             run.id,
             {
                 "plan": plan,
-                "deadline": deadline.isoformat(),
+                "deadline": run.approval_deadline.isoformat(),
                 "timeout": task.approval_timeout,
             },
             "Approve or reject the plan: POST /api/runs/{run_id}/approve",
             project=task.project,
         )
-        return False
-    return True
+    ctx.save_checkpoint({"phase": run.phase, "announced": True})
 
 
 def _describe(exc: BaseException) -> str:

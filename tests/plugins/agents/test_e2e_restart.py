@@ -48,7 +48,9 @@ def test_a_parked_run_survives_a_restart_of_every_process(tmp_path: Path) -> Non
     instance.mkdir()
     with fresh_database(tmp_path) as url:
         migrate_database(url, instance)
-        env = _env(url, instance, JUNCTION_SCHEDULER="on")
+        # A short lease: a worker stopped between parking the run and announcing it leaves
+        # the announcement to the next server's runners, soon.
+        env = _env(url, instance, JUNCTION_SCHEDULER="on", JUNCTION_OPERATION_LEASE_SECONDS="2")
         with Gunicorn(env, workers=2).start(tmp_path / "gunicorn-1.log") as first:
             task = requests.post(
                 f"{first.url}/api/tasks/",
@@ -68,10 +70,15 @@ def test_a_parked_run_survives_a_restart_of_every_process(tmp_path: Path) -> Non
             ws = websocket.create_connection(
                 f"ws://127.0.0.1:{second.port}/ws/runs/{run['id']}", timeout=10
             )
+            got: list[dict[str, Any]] = []
             try:
                 kinds: list[str] = []
                 while "approval_required" not in kinds:
-                    message = json.loads(ws.recv())
+                    try:
+                        message = json.loads(ws.recv())
+                    except websocket.WebSocketTimeoutException:
+                        raise AssertionError(f"after {got}: {second.log()[-3000:]}") from None
+                    got.append(message)
                     if "event_type" in message:
                         kinds.append(message["event_type"])
                 assert kinds == ["analysis_start", "plan_ready", "approval_required"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.plugins.agents.conftest import channel_events, make_task, start_run
 
 SEED_KEYS = {"event_type", "timestamp", "task_id", "run_id", "data", "message"}
@@ -72,3 +74,39 @@ def test_migrations_match_models(junction_app) -> None:
     from app.testing import migration_drift
 
     assert migration_drift(junction_app, "agents_") == []
+
+
+class _RunnerDies(BaseException):
+    """What a runner thread sees of its process going away (passes through the runner)."""
+
+
+def test_a_runner_stopping_between_parking_and_announcing_is_taken_over(
+    clocked_app, junction_client, junction_clock, drain, monkeypatch
+) -> None:
+    from plugins.agents import execution
+
+    announce = execution._announce
+    calls = []
+
+    def dies_once(ctx, run, task):
+        calls.append(run.id)
+        if len(calls) == 1:
+            raise _RunnerDies()
+        announce(ctx, run, task)
+
+    monkeypatch.setattr(execution, "_announce", dies_once)
+    task = make_task(junction_client)
+    run = start_run(junction_client, task["id"])
+    with pytest.raises(_RunnerDies):
+        drain()
+    parked = junction_client.get(f"/api/runs/{run['id']}").get_json()
+    assert parked["phase"] == "awaiting_approval"
+    assert types(channel_events(clocked_app, f"agents:run:{run['id']}")) == ["analysis_start"]
+    junction_clock.advance(60)  # the dead runner's lease runs out
+    assert drain() == 1
+    assert types(channel_events(clocked_app, f"agents:run:{run['id']}")) == [
+        "analysis_start",
+        "plan_ready",
+        "approval_required",
+    ]
+    assert junction_client.get(f"/api/runs/{run['id']}").get_json()["phase"] == "awaiting_approval"

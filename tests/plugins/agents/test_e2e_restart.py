@@ -81,7 +81,10 @@ def test_a_parked_run_survives_a_restart_of_every_process(tmp_path: Path) -> Non
                     got.append(message)
                     if "event_type" in message:
                         kinds.append(message["event_type"])
-                assert kinds == ["analysis_start", "plan_ready", "approval_required"]
+                # At least once: a worker stopped half-way through announcing the plan leaves
+                # the whole announcement to the runner that takes over.
+                assert kinds[0] == "analysis_start" and kinds[-1] == "approval_required"
+                assert "plan_ready" in kinds
             finally:
                 ws.close()
             decided = requests.post(

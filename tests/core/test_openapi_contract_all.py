@@ -55,7 +55,19 @@ MAX_EXAMPLES = 6
 WEBHOOK_SECRET = "plane_wh_" + "c" * 32
 # An SSE stream never ends: the app beats often and the client stops reading after a moment.
 STREAM_READ_SECONDS = 0.2
-FUZZED_TAGS = ["operations", "events", "planning", "hello", "blackboard", "jira", "builds"]
+FUZZED_TAGS = [
+    "operations",
+    "events",
+    "planning",
+    "hello",
+    "blackboard",
+    "jira",
+    "builds",
+    "agents_tasks",
+    "agents_runs",
+    "agents_metrics",
+    "agents_projects",
+]
 # Tags whose blueprint chose another validation status than 422 (app.blueprint).
 VALIDATION_STATUSES = {"planning": 400}
 
@@ -573,6 +585,162 @@ def _builds_target(make_app: Callable[..., Flask]) -> Target:
     )
 
 
+def _agents_target(make_app: Callable[..., Flask], tag: str) -> Target:
+    from app import operations as ops
+
+    app = make_app({"JUNCTION_API_TOKENS": TOKEN})
+    client = _client(app)
+
+    def seed() -> dict[str, Any]:
+        task = client.post("/api/tasks/", json={"name": "contract", "config": {"steps": 1}})
+        assert task.status_code == 201, task.get_json()
+        task_id = task.get_json()["id"]
+        done = client.post("/api/runs/", json={"task_id": task_id}).get_json()["id"]
+        waiting = client.post("/api/runs/", json={"task_id": task_id}).get_json()["id"]
+        with app.app_context():
+            ops.run_pending()
+        client.post(f"/api/runs/{done}/approve", json={"approved": True})
+        with app.app_context():
+            ops.run_pending()
+        metric = client.get("/api/metrics/", query_string={"run_id": done}).get_json()
+        return {
+            "task_id": task_id,
+            "run_id": waiting,
+            "metric_id": metric["items"][0]["id"],
+            "_done": done,
+        }
+
+    def explicit_approve() -> list[dict[str, Any]]:
+        ids = seed()
+        return [
+            {
+                "path_parameters": {"run_id": ids["run_id"]},
+                "body": {"approved": True},
+                "expect": 200,
+            },
+            {
+                "path_parameters": {"run_id": ids["run_id"]},
+                "body": {"approved": True},
+                "expect": 409,
+            },
+        ]
+
+    def explicit_cancel() -> list[dict[str, Any]]:
+        ids = seed()
+        return [
+            {
+                "path_parameters": {"run_id": ids["run_id"]},
+                "body": {"status": "cancelled"},
+                "expect": 200,
+            },
+            {
+                "path_parameters": {"run_id": ids["_done"]},
+                "body": {"status": "cancelled"},
+                "expect": 409,
+            },
+        ]
+
+    def explicit_delete_run() -> list[dict[str, Any]]:
+        ids = seed()
+        return [
+            {"path_parameters": {"run_id": ids["run_id"]}, "expect": 409},
+            {"path_parameters": {"run_id": ids["_done"]}, "expect": 204},
+        ]
+
+    return Target(
+        app,
+        seed,
+        explicit={
+            "POST /api/tasks/": [{"body": {"name": "x", "team": "echo"}, "expect": 201}],
+            "PATCH /api/tasks/{task_id}": lambda: [
+                {
+                    "path_parameters": {"task_id": seed()["task_id"]},
+                    "body": {"name": "y"},
+                    "expect": 200,
+                }
+            ],
+            "DELETE /api/tasks/{task_id}": lambda: [
+                {"path_parameters": {"task_id": seed()["task_id"]}, "expect": 409}
+            ],
+            "POST /api/runs/": lambda: [{"body": {"task_id": seed()["task_id"]}, "expect": 201}],
+            "POST /api/runs/{run_id}/approve": explicit_approve,
+            "PATCH /api/runs/{run_id}": explicit_cancel,
+            "DELETE /api/runs/{run_id}": explicit_delete_run,
+            "GET /api/runs/": [{"query": {"skip": 0, "limit": 5}, "expect": 200}],
+        },
+        must_succeed={
+            label
+            for label in (
+                "GET /api/tasks/",
+                "POST /api/tasks/",
+                "GET /api/tasks/teams",
+                "GET /api/tasks/{task_id}",
+                "PATCH /api/tasks/{task_id}",
+                "GET /api/runs/",
+                "POST /api/runs/",
+                "GET /api/runs/{run_id}",
+                "PATCH /api/runs/{run_id}",
+                "DELETE /api/runs/{run_id}",
+                "POST /api/runs/{run_id}/approve",
+                "GET /api/runs/{run_id}/logs",
+                "GET /api/metrics/",
+                "GET /api/metrics/{metric_id}",
+                "GET /api/metrics/task/{task_id}/summary",
+                "GET /api/metrics/run/{run_id}/summary",
+            )
+            if label.split(" ")[1].startswith("/api/" + tag.removeprefix("agents_"))
+        },
+    )
+
+
+def _agent_process_target(make_app: Callable[..., Flask], tmp: Path) -> Target:
+    # No runner runs here (scheduler off): start only records the request and its operation.
+    app = make_app({"JUNCTION_API_TOKENS": TOKEN})
+    client = _client(app)
+    checkout = tmp / "agent-checkout"
+    checkout.mkdir(exist_ok=True)
+    created = client.post("/api/projects", json={"name": "demo", "path": str(checkout)})
+    assert created.status_code == 201, created.get_json()
+
+    def seed() -> dict[str, Any]:
+        client.post("/api/projects/demo/agent/stop")
+        return {"project_name": "demo"}
+
+    demo = {"project_name": "demo"}
+    return Target(
+        app,
+        seed,
+        explicit={
+            "POST /api/projects/{project_name}/agent/start": [
+                {"path_parameters": demo, "expect": 200},
+                {"path_parameters": demo, "expect": 409},
+            ],
+            "POST /api/projects/{project_name}/agent/soft-stop": [
+                {"path_parameters": demo, "expect": 409},
+                {
+                    "path_parameters": demo,
+                    "before": lambda: client.post("/api/projects/demo/agent/start"),
+                    "expect": 200,
+                },
+            ],
+            "POST /api/projects/{project_name}/agent/stop": [
+                {"path_parameters": demo, "expect": 200},
+                {"path_parameters": {"project_name": "ghost"}, "expect": 404},
+            ],
+            "GET /api/projects/{project_name}/agent/status": [
+                {"path_parameters": demo, "query": {"lines": 5}, "expect": 200},
+                {"path_parameters": demo, "query": {"lines": 101}, "expect": 422},
+            ],
+        },
+        must_succeed={
+            "POST /api/projects/{project_name}/agent/start",
+            "POST /api/projects/{project_name}/agent/soft-stop",
+            "POST /api/projects/{project_name}/agent/stop",
+            "GET /api/projects/{project_name}/agent/status",
+        },
+    )
+
+
 def _cycle_dates(days_from_start: int, length: int) -> tuple[dt.datetime, dt.datetime]:
     start = dt.datetime.now(dt.UTC) + dt.timedelta(days=days_from_start)
     return start, start + dt.timedelta(days=length)
@@ -736,6 +904,10 @@ def test_operations_honour_the_document(
         return
     elif tag == "blackboard":
         target = _blackboard_target(make_app)
+    elif tag == "agents_projects":
+        target = _agent_process_target(make_app, tmp_path)
+    elif tag.startswith("agents_"):
+        target = _agents_target(make_app, tag)
     elif tag == "builds":
         target = _builds_target(make_app)
     else:

@@ -25,6 +25,7 @@ from app.scheduler import list_jobs
 from app.testing import invoke, migration_drift, run_job
 
 HOOKS = [
+    "junction_agent_teams",  # optional: the agents plugin's hook (its team "hello")
     "junction_blueprints",
     "junction_cli",
     "junction_console_panels",

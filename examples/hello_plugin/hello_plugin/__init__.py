@@ -22,6 +22,14 @@ from hello_plugin.routes import blp
 __version__ = "0.1.0"
 
 
+@hookimpl(optionalhook=True)
+def junction_agent_teams() -> list[Any]:
+    """An agent team for the ``agents`` plugin (optional: ignored when it is not installed)."""
+    from hello_plugin.team import GreeterTeam
+
+    return [GreeterTeam()]
+
+
 @hookimpl
 def junction_blueprints() -> list[Any]:
     """The plugin's API, under ``/api/hello``."""

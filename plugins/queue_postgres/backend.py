@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from plugins.builds.queue_base import Clock, Lease, QueueItem, QueueStats
 from plugins.queue_postgres.metrics import observe
@@ -236,6 +237,15 @@ class PostgresQueue:
         with self.pool.connection() as conn:
             conn.execute(f"SELECT 1 FROM {TABLE} LIMIT 1")
         return True
+
+    def describe(self) -> dict[str, Any]:
+        """Where the queue lives, for ``GET /api/builds/config`` (no credentials)."""
+        info = conninfo_to_dict(self.conninfo)
+        return {
+            "database": {k: info.get(k) for k in ("host", "port", "dbname")},
+            "table": TABLE,
+            "listen_channel": CHANNEL,
+        }
 
     def close(self) -> None:
         """Close the pooled and listening connections."""

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import sqlalchemy as sa
 from flask import current_app
 
 from plugins.builds.queue_base import QueueOptions
-from plugins.queue_postgres.backend import TABLE, PostgresQueue
+from plugins.queue_postgres.backend import PostgresQueue
 
 UNAVAILABLE = (
     "The postgres build-queue backend needs Junction's database on PostgreSQL "
@@ -35,20 +33,6 @@ def postgres_backend(options: QueueOptions) -> PostgresQueue:
 
         raise BackendUnavailable(UNAVAILABLE.format(dialect=dialect))
     return PostgresQueue(conninfo, clock=options.clock)
-
-
-def describe(url: str) -> dict[str, Any]:
-    """Where the queue lives, for ``GET /api/builds/config`` (no credentials)."""
-    parsed = sa.make_url(url)
-    return {
-        "database": {
-            "dialect": parsed.get_backend_name(),
-            "host": parsed.host,
-            "port": parsed.port,
-            "name": parsed.database,
-        },
-        "table": TABLE,
-    }
 
 
 def readiness_check() -> str:

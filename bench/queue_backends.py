@@ -357,7 +357,7 @@ BENCHES: dict[str, type[Bench]] = {
 }
 
 
-def run(bench: Bench, items: int, consumer_counts: list[int]) -> None:
+def run(bench: Bench, items: int, consumer_counts: list[int], repeat: int) -> None:
     """Print one backend's figures beside its raw client's."""
     print(f"\n{bench.name}")
     try:
@@ -367,20 +367,33 @@ def run(bench: Bench, items: int, consumer_counts: list[int]) -> None:
         print(f"  skipped: {type(exc).__name__}: {exc}")
         return
     try:
-        rows: list[tuple[str, float, float | None]] = []
-        ours = enqueue_rate(backend_spec, items)
-        raw = enqueue_rate(raw_spec, items) if raw_spec else None
-        rows.append(("enqueue, 1 client", ours, raw))
-        for n, consumers in enumerate(consumer_counts):
-            if n:  # the first round drains what the enqueue round put there
-                enqueue_rate(backend_spec, items)
-                if raw_spec:
-                    enqueue_rate(raw_spec, items)
-            ours = lease_ack_rate(backend_spec, consumers, items)
-            raw = lease_ack_rate(raw_spec, consumers, items) if raw_spec else None
-            rows.append(
-                (f"lease+ack, {consumers} process{'es' if consumers > 1 else ''}", ours, raw)
-            )
+        # Rounds alternate backend and raw client; each figure is the median of its rounds,
+        # so a burst of load from elsewhere on the machine hits both sides alike.
+        samples: dict[str, tuple[list[float], list[float]]] = {}
+
+        def note(label: str, ours: float, raw: float | None) -> None:
+            mine, theirs = samples.setdefault(label, ([], []))
+            mine.append(ours)
+            if raw is not None:
+                theirs.append(raw)
+
+        for _ in range(repeat):
+            ours = enqueue_rate(backend_spec, items)
+            raw = enqueue_rate(raw_spec, items) if raw_spec else None
+            note("enqueue, 1 client", ours, raw)
+            for n, consumers in enumerate(consumer_counts):
+                if n:  # the first round drains what the enqueue round put there
+                    enqueue_rate(backend_spec, items)
+                    if raw_spec:
+                        enqueue_rate(raw_spec, items)
+                ours = lease_ack_rate(backend_spec, consumers, items)
+                raw = lease_ack_rate(raw_spec, consumers, items) if raw_spec else None
+                plural = "es" if consumers > 1 else ""
+                note(f"lease+ack, {consumers} process{plural}", ours, raw)
+        rows = [
+            (label, statistics.median(m), statistics.median(t) if t else None)
+            for label, (m, t) in samples.items()
+        ]
         print(f"  {'operation':<26}{'backend/s':>12}{'raw/s':>12}{'ratio':>8}")
         for label, ours, raw in rows:
             ratio = f"{ours / raw:.2f}" if raw else "-"
@@ -408,13 +421,17 @@ def main() -> None:
         default=os.environ.get("JUNCTION_TEST_DATABASE_URL")
         or "postgresql://postgres@127.0.0.1:5432/postgres",
     )
+    parser.add_argument("--repeat", type=int, default=3, help="alternating rounds (median)")
     parser.add_argument("--pg-large", type=int, default=100_000, help="rows of the large queue")
     parser.add_argument("--pg-samples", type=int, default=200, help="leases timed per size")
     args = parser.parse_args()
     counts = [int(c) for c in args.consumers.split(",")]
-    print(f"{args.items} items per round; consumers {counts}; ratio = backend / raw client")
+    print(
+        f"{args.items} items per round, median of {args.repeat} alternating rounds; "
+        f"consumers {counts}; ratio = backend / raw client"
+    )
     for name in args.backends.split(","):
-        run(BENCHES[name](args), args.items, counts)
+        run(BENCHES[name](args), args.items, counts, args.repeat)
 
 
 if __name__ == "__main__":

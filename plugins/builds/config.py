@@ -148,6 +148,8 @@ def _database() -> dict[str, Any]:
 
 def public_config() -> dict[str, Any]:
     """Strategy, targets, index settings, queue backend and database, with no credentials."""
+    from plugins.builds import queue  # queue imports this module (option)
+
     values = settings.get_all(NAMESPACE)
     return {
         "strategy": values["strategy"],
@@ -160,6 +162,7 @@ def public_config() -> dict[str, Any]:
         "queue": {
             "backend": values["queue_backend"],
             "visibility_timeout": values["visibility_timeout"],
+            "details": queue.backend_details(),
         },
         "worker": {
             "trigger": values["worker_trigger"],

@@ -72,6 +72,19 @@ def get_backend(app: Flask | None = None) -> QueueBackend:
     return backend
 
 
+def backend_details() -> dict[str, Any]:
+    """The configured backend's own settings for ``GET /config`` (a backend may offer them
+    with a ``describe()`` method, credentials left out), or why it is unavailable."""
+    try:
+        backend = get_backend()
+    except JunctionError as exc:
+        return {"available": False, "reason": exc.detail}
+    except Exception as exc:  # a backend's own error: its kind, never its message
+        return {"available": False, "reason": f"the backend failed to start ({type(exc).__name__})"}
+    describe = getattr(backend, "describe", None)
+    return {"available": True, **(dict(describe()) if callable(describe) else {})}
+
+
 def item_dict(item: QueueItem, now: float | None = None) -> dict[str, Any]:
     """The seed's queue item (plus ``id``, ``attempts`` and ``leased``)."""
 

@@ -63,13 +63,15 @@ class Lease:
 
 @dataclass
 class QueueStats:
-    """``length`` waiting (not leased), ``in_flight`` leased, age of the oldest waiting item."""
+    """``length`` waiting (not leased), ``in_flight`` leased, age of the oldest waiting item;
+    ``redeliveries``: leases of an item handed out before (``None`` where not counted)."""
 
     backend: str
     length: int
     in_flight: int
     oldest_enqueued_at: float | None
     supports_clear: bool
+    redeliveries: int | None = None
 
 
 @dataclass

@@ -42,6 +42,7 @@ CLEAR_REFUSED = (
     "append-only log that other consumers read too, and records cannot be deleted one by one. "
     "Let the workers drain the queue (or ack the items), or have an operator delete the topic."
 )
+GAP_PATIENCE = 2.0  # seconds a missing offset may stay invisible before it is skipped
 SPREAD = 16  # after losing a lease race, try one of the oldest SPREAD items at random
 
 
@@ -94,6 +95,7 @@ class KafkaQueue:
             assignment.append(TopicPartition(settings.topic, tp.partition, start))
         self._consumer.assign(assignment)
         self._waiting: dict[tuple[int, int], Outcome] = {}
+        self._gaps: dict[int, tuple[int, float]] = {}
         self._closed = False
 
     # -- plumbing --------------------------------------------------------------------------
@@ -149,19 +151,29 @@ class KafkaQueue:
                 raise TimeoutError("the queue topic did not return our own record in time")
             # What is already fetched, else wait for the next message (returns on arrival).
             batch = self._consumer.consume(1000, 0) or [self._consumer.poll(0.05)]
+            reseeked: set[int] = set()
             for msg in batch:
-                if msg is None:
+                if msg is None or msg.partition() in reseeked:
                     continue
                 if msg.error() is not None:
                     if msg.error().code() == KafkaError._PARTITION_EOF:
                         continue
                     raise KafkaException(msg.error())
-                self._apply(msg.partition(), msg.offset(), msg.value())
+                if not self._apply(msg.partition(), msg.offset(), msg.value()):
+                    reseeked.add(msg.partition())
 
-    def _apply(self, partition: int, offset: int, value: bytes | None) -> None:
+    def _apply(self, partition: int, offset: int, value: bytes | None) -> bool:
+        """Apply one record; ``False`` when it came after a gap and we seeked back for it."""
         state = self._states[partition]
         if offset < state.position:
-            return  # already applied (a re-fetch)
+            return True  # already applied (a re-fetch)
+        if offset > state.position and not self._gap_is_permanent(partition, state.position):
+            # Offsets of this topic are contiguous (no compaction, no transactions), so a gap
+            # is a record not yet visible to this fetch (Tansu shows concurrent batches out of
+            # order): applying past it would fork this handle's view. Fetch it again.
+            self._consumer.seek(TopicPartition(self.settings.topic, partition, state.position))
+            return False
+        self._gaps.pop(partition, None)
         try:
             record = json.loads(value or b"")
             if not isinstance(record, dict):
@@ -172,6 +184,17 @@ class KafkaQueue:
         outcome = state.apply(offset, record)
         if (partition, offset) in self._waiting:
             self._waiting[(partition, offset)] = outcome
+        return True
+
+    def _gap_is_permanent(self, partition: int, missing: int) -> bool:
+        """Whether offset ``missing`` has stayed absent for GAP_PATIENCE seconds."""
+        first_seen = self._gaps.setdefault(partition, (missing, time.monotonic()))
+        if first_seen[0] != missing:
+            self._gaps[partition] = first_seen = (missing, time.monotonic())
+        if time.monotonic() - first_seen[1] < GAP_PATIENCE:
+            return False
+        log.warning("queue_kafka: offset %s/%s never appeared; skipping it", partition, missing)
+        return True
 
     def _run(self, partition: int, record: dict[str, Any]) -> Outcome:
         """Produce ``record`` and apply the log up to it: its outcome."""

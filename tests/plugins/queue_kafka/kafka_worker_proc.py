@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
 from plugins.queue_kafka.backend import KafkaQueue
 from plugins.queue_kafka.config import KafkaSettings
@@ -28,7 +29,9 @@ def main(mode: str, settings_json: str, *args: str) -> None:
         visibility = float(args[0])
         while True:
             lease = queue.lease("work-proc", visibility)
-            if lease is not None and queue.ack(lease.item.id, lease.token):
+            if lease is None:
+                time.sleep(0.05)  # a worker's idle poll interval (each empty lease writes a record)
+            elif queue.ack(lease.item.id, lease.token):
                 print(lease.item.id, flush=True)
     elif mode == "drain":
         while (lease := queue.lease("drain-proc", 3600)) is not None:

@@ -146,6 +146,13 @@ def _database() -> dict[str, Any]:
     return {"dialect": parts.scheme.split("+")[0] or None, "host": parts.hostname or None}
 
 
+def _backend_settings(backend: str) -> dict[str, Any]:
+    """The public view (secrets masked) of the ``queue_<backend>`` plugin's settings, if any."""
+    if f"queue_{backend}" not in settings.specs():
+        return {}
+    return settings.public_view(f"queue_{backend}")
+
+
 def public_config() -> dict[str, Any]:
     """Strategy, targets, index settings, queue backend and database, with no credentials."""
     from plugins.builds import queue  # queue imports this module (option)
@@ -163,6 +170,7 @@ def public_config() -> dict[str, Any]:
             "backend": values["queue_backend"],
             "visibility_timeout": values["visibility_timeout"],
             "details": queue.backend_details(),
+            "settings": _backend_settings(values["queue_backend"]),
         },
         "worker": {
             "trigger": values["worker_trigger"],

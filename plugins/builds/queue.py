@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from app.errors import Conflict, JunctionError
+from app.errors import JunctionError, ValidationFailed
 from plugins.builds import metrics
 from plugins.builds.config import option
 from plugins.builds.names import normalize_name, normalize_version
@@ -160,12 +160,12 @@ def list_items(limit: int, offset: int) -> dict[str, Any]:
 
 
 def clear() -> dict[str, Any]:
-    """Empty the queue; 409 where the backend cannot (Kafka)."""
+    """Empty the queue; 422 saying why where the backend cannot (Kafka)."""
     backend = get_backend()
     try:
         return {"cleared": backend.clear(), "backend": backend.name}
-    except ClearNotSupported:
-        raise Conflict(
-            f"The {backend.name} queue backend cannot be cleared.",
+    except ClearNotSupported as exc:
+        raise ValidationFailed(
+            str(exc) or f"The {backend.name} queue backend cannot be cleared.",
             code="BUILDS_QUEUE_CLEAR_UNSUPPORTED",
         ) from None

@@ -358,7 +358,7 @@ def enqueue(body: dict[str, Any]) -> Any:
 @worker_only
 @blp.response(200, s.BuildsQueueClearedSchema)
 @blp.alt_response(401, schema="Problem", description="Worker token missing or wrong.")
-@blp.alt_response(409, schema="Problem", description="This backend cannot be cleared.")
+@blp.alt_response(422, schema="Problem", description="This backend cannot be cleared (why).")
 def clear_queue() -> dict[str, Any]:
     """Empty the queue (refused where the backend cannot, as Kafka)."""
     return queue.clear()

@@ -1,0 +1,190 @@
+"""The ``kafka`` build-queue backend beside the raw confluent-kafka client, on a Tansu broker
+started here (in memory, loopback).
+
+- enqueue: ``KafkaQueue.enqueue`` one item at a time (returns once the record is durable and
+  its dedup outcome known) vs the raw idempotent producer doing ``produce`` + ``flush`` per
+  message (durable, ``acks=all``); the raw batched producer is printed for context;
+- lease+ack with 1 and 4 consumer processes: ``lease`` + ``ack`` until the queue is empty vs raw
+  consumers that ``poll`` a message and ``commit`` its offset synchronously (the raw
+  at-least-once ack), each assigned a partition (4 partitions for 4 consumers, both sides).
+
+``python bench/queue_kafka.py [--items 2000]``. The goal is at least half the raw rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from plugins.builds.queue_base import QueueItem
+from plugins.queue_kafka.backend import KafkaQueue
+from plugins.queue_kafka.config import KafkaSettings
+from plugins.queue_kafka.tansu import TansuBroker
+
+
+def _item(n: int) -> QueueItem:
+    return QueueItem(id=uuid.uuid4().hex, package=f"pkg{n}", version="1.0", python_tag="cp312")
+
+
+def _settings(bootstrap: str, partitions: int = 1) -> KafkaSettings:
+    name = f"bench{uuid.uuid4().hex[:8]}"
+    return KafkaSettings(bootstrap, f"{name}.queue", f"{name}.workers", partitions)
+
+
+def _rate(count: int, seconds: float) -> float:
+    return count / seconds if seconds > 0 else float("inf")
+
+
+def bench_enqueue(bootstrap: str, items: int) -> dict[str, float]:
+    """Items per second: the backend, the raw producer per message, the raw producer batched."""
+    queue = KafkaQueue(_settings(bootstrap))
+    queue.enqueue(_item(-1))  # the producer id and the consumer's first fetch, out of the clock
+    start = time.perf_counter()
+    for n in range(items):
+        queue.enqueue(_item(n))
+    ours = _rate(items, time.perf_counter() - start)
+    queue.close()
+
+    topic = f"raw{uuid.uuid4().hex[:8]}"
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 0}
+    )
+    producer.produce(topic, b"warm-up", partition=0)
+    producer.flush(30)
+    payload = b'{"op":"put","item":{"package":"pkg","version":"1.0"}}'
+    start = time.perf_counter()
+    for _ in range(items):
+        producer.produce(topic, payload, partition=0)
+        producer.flush(30)
+    raw = _rate(items, time.perf_counter() - start)
+    start = time.perf_counter()
+    for _ in range(items):
+        producer.produce(topic, payload, partition=0)
+        producer.poll(0)
+    producer.flush(30)
+    batched = _rate(items, time.perf_counter() - start)
+    return {"ours": ours, "raw": raw, "raw_batched": batched}
+
+
+def _ours_worker(settings: KafkaSettings, go: Any, ready: Any, results: Any) -> None:
+    queue = KafkaQueue(settings)
+    queue.sync()
+    ready.put(1)
+    go.wait()
+    done = 0
+    while (lease := queue.lease("bench", 600)) is not None:
+        done += queue.ack(lease.item.id, lease.token)
+    results.put(done)
+    queue.close()
+
+
+def _raw_worker(bootstrap: str, topic: str, partition: int, go: Any, ready: Any, results: Any):
+    consumer = Consumer(
+        {
+            "bootstrap.servers": bootstrap,
+            "group.id": f"{topic}.raw",
+            "enable.auto.commit": False,
+            "fetch.wait.max.ms": 5,
+        }
+    )
+    consumer.assign([TopicPartition(topic, partition, 0)])
+    first = consumer.poll(30)  # warm: connected and fetching
+    ready.put(1)
+    go.wait()
+    done = 0
+    pending = [first] if first is not None else []
+    while True:
+        msg = pending.pop() if pending else consumer.poll(0.5)
+        if msg is None:
+            break  # nothing for half a second: the partition is drained
+        if msg.error() is None:
+            consumer.commit(message=msg, asynchronous=False)
+            done += 1
+    results.put(done)
+    consumer.close()
+
+
+def _timed(processes: list[mp.Process], go: Any, ready: Any, results: Any) -> tuple[int, float]:
+    for proc in processes:
+        proc.start()
+    for _ in processes:
+        ready.get(timeout=60)
+    start = time.perf_counter()
+    go.set()
+    done = sum(results.get(timeout=600) for _ in processes)
+    elapsed = time.perf_counter() - start
+    for proc in processes:
+        proc.join(timeout=60)
+    return done, elapsed
+
+
+def bench_lease_ack(bootstrap: str, items: int, consumers: int) -> dict[str, float]:
+    """Items per second leased and acked by ``consumers`` processes, ours and raw."""
+    ctx = mp.get_context("spawn")
+    settings = _settings(bootstrap, partitions=consumers)
+    seeder = KafkaQueue(settings)
+    seeder.enqueue_many([_item(n) for n in range(items)])
+    seeder.close()
+    go, ready, results = ctx.Event(), ctx.Queue(), ctx.Queue()
+    procs = [
+        ctx.Process(target=_ours_worker, args=(settings, go, ready, results))
+        for _ in range(consumers)
+    ]
+    done, elapsed = _timed(procs, go, ready, results)
+    assert done == items, (done, items)
+    ours = _rate(done, elapsed)
+
+    topic = f"raw{uuid.uuid4().hex[:8]}"
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, num_partitions=consumers)])[topic].result(30)
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    for n in range(items):
+        producer.produce(topic, b"x" * 120, partition=n % consumers)
+        producer.poll(0)
+    producer.flush(60)
+    go, ready, results = ctx.Event(), ctx.Queue(), ctx.Queue()
+    procs = [
+        ctx.Process(target=_raw_worker, args=(bootstrap, topic, p, go, ready, results))
+        for p in range(consumers)
+    ]
+    done, elapsed = _timed(procs, go, ready, results)
+    # The raw consumers wait 0.5 s for more before they stop: not part of the work.
+    raw = _rate(done, max(elapsed - 0.5, 1e-9))
+    return {"ours": ours, "raw": raw}
+
+
+def main() -> None:
+    """Print the figures and the ratios."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=2000)
+    args = parser.parse_args()
+    with TansuBroker() as broker:
+        rows = [("enqueue", bench_enqueue(broker.bootstrap, args.items))]
+        for consumers in (1, 4):
+            rows.append(
+                (
+                    f"lease+ack x{consumers}",
+                    bench_lease_ack(broker.bootstrap, args.items, consumers),
+                )
+            )
+    print(f"queue_kafka on Tansu, {args.items} items per scenario (items/s)")
+    print(f"{'scenario':<16}{'kafka backend':>15}{'raw client':>12}{'ratio':>8}")
+    for name, figures in rows:
+        ratio = figures["ours"] / figures["raw"]
+        print(f"{name:<16}{figures['ours']:>15.0f}{figures['raw']:>12.0f}{ratio:>8.2f}")
+        if "raw_batched" in figures:
+            print(f"{'  (raw batched produce, for context)':<43}{figures['raw_batched']:>.0f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -23,9 +23,19 @@ from flask import request
 from app.db import db
 from app.errors import ValidationFailed, field_error, flatten_messages
 from app.jsonparse import parse_json
+from app.operations.models import UNFINISHED, Operation
 from plugins.blackboard import agents, artifact_types, queries
 from plugins.blackboard import artifacts as board
-from plugins.blackboard.models import ACTIVE, FAILED, Artifact, Consumption, Correlation
+from plugins.blackboard.models import (
+    ACTIVE,
+    COMPLETED,
+    CORRELATION_FAILED,
+    FAILED,
+    OPEN_STATES,
+    Artifact,
+    Consumption,
+    Correlation,
+)
 from plugins.blackboard.schemas import PublishSchema
 
 CHANNELS = (board.CHANNEL,)
@@ -67,7 +77,7 @@ def _recent_failures() -> dict[str, list[Consumption]]:
     rows = db.session.scalars(
         sa.select(Consumption)
         .where(Consumption.status == FAILED)
-        .order_by(Consumption.finished_at.desc(), Consumption.created_at.desc())
+        .order_by(Consumption.finished_at.desc().nulls_last(), Consumption.created_at.desc())
         .limit(100)
     )
     by_agent: dict[str, list[Consumption]] = defaultdict(list)
@@ -112,6 +122,32 @@ def _agents() -> list[dict[str, Any]]:
     return out
 
 
+def _pending(ids: list[str]) -> set[str]:
+    """Which of the correlations ``ids`` still have work to run (as the status endpoint says)."""
+    if not ids:
+        return set()
+    c, o = Consumption.__table__, Operation.__table__
+    return set(
+        db.session.scalars(
+            sa.select(c.c.correlation_id)
+            .join(o, o.c.id == c.c.operation_id)
+            .where(
+                c.c.correlation_id.in_(ids),
+                c.c.status.in_(OPEN_STATES),
+                o.c.status.in_(UNFINISHED),
+            )
+            .distinct()
+        )
+    )
+
+
+def _state(row: Correlation, pending: set[str]) -> str:
+    """Flock's state: ``failed`` as recorded, else ``active`` while work is pending."""
+    if row.state == CORRELATION_FAILED:
+        return CORRELATION_FAILED
+    return ACTIVE if row.id in pending else COMPLETED
+
+
 def _correlations() -> list[dict[str, Any]]:
     rows = list(
         db.session.scalars(
@@ -132,10 +168,11 @@ def _correlations() -> list[dict[str, Any]]:
         if ids
         else {}
     )
+    pending = _pending(ids)
     return [
         {
             "id": row.id,
-            "state": row.state,
+            "state": _state(row, pending),
             "error": row.error,
             "started_at": row.started_at,
             "last_activity_at": row.last_activity_at,

@@ -47,7 +47,7 @@ def artifact_total(client: Any) -> int:
 
 def test_types_agents_and_an_empty_board(junction_client: Any) -> None:
     html = page(junction_client)
-    assert '<td>idea<div class="muted">An idea.</div></td>' in html
+    assert 'data-label="Type">idea<div class="muted">An idea.</div></td>' in html
     assert 'id="agent-planner" data-kind="python"' in html
     assert "consumes idea" in html
     assert "Nothing published yet." in html
@@ -72,6 +72,7 @@ def test_publish_needs_csrf_then_the_cascade_shows_as_a_tree(junction_client: An
 
     listing = page(junction_client)
     assert f'href="/console/blackboard/?correlation={cid}"' in listing
+    assert f'id="corr-{cid}" data-state="completed"' in listing  # no work pending any more
     assert "runs: 1 done" in listing  # the planner's consumption
 
     html = page(junction_client, f"?correlation={cid}")

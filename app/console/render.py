@@ -14,8 +14,12 @@ from markupsafe import Markup
 
 from app.console import data
 from app.console.panels import Panel
+from app.events.streams import CHANNEL_RE
 
 log = logging.getLogger(__name__)
+#: The context key by which a panel's view follows channels known only per request.
+EXTRA_CHANNELS_KEY = "console_channels"
+MAX_EXTRA_CHANNELS = 20
 
 
 @dataclass(frozen=True)
@@ -88,6 +92,21 @@ def render_page(
     return response
 
 
+def extra_channels(panel: Panel, context: Mapping[str, Any]) -> list[str]:
+    """The valid channels a view adds under ``console_channels`` (e.g. the channel of the one
+    export a page shows), after the panel's own; invalid names are dropped and logged."""
+    extra = context.get(EXTRA_CHANNELS_KEY) or ()
+    if isinstance(extra, str):
+        extra = [extra]
+    chosen = list(panel.channels)
+    for channel in extra:
+        if not isinstance(channel, str) or not CHANNEL_RE.match(channel):
+            log.warning("console panel %s follows invalid channel %r", panel.name, channel)
+        elif channel not in chosen and len(chosen) < len(panel.channels) + MAX_EXTRA_CHANNELS:
+            chosen.append(channel)
+    return chosen
+
+
 def render_panel(
     panel: Panel,
     *,
@@ -102,9 +121,11 @@ def render_panel(
     """
     last_event_id = data.last_event_id()
     template = panel.template
+    channels = list(panel.channels)
     try:
         context = {"panel": panel, **dict(panel.view() if panel.view else {})}
         body = render_template(template, **context)
+        channels = extra_channels(panel, context)
     except Exception:
         log.exception("console panel %s of plugin %s failed", panel.name, panel.plugin)
         from app.db import db
@@ -116,7 +137,7 @@ def render_panel(
         title=panel.title,
         body_template="console/prerendered.html" if body else template,
         build=lambda: {"body": Markup(body)} if body else context,
-        channels=panel.channels,
+        channels=channels,
         nav=nav,
         description=panel.description,
         notice=notice,

@@ -68,3 +68,22 @@ def junction_startup(app: Any) -> None:
 
     registry.collect(app)
     add_problem_hook(app, problems.seed_members)
+
+
+@hookimpl
+def junction_console_panels() -> list[Any]:
+    """``/console/blackboard/``: types, agents and their health, a cascade growing live."""
+    from app.console import Panel
+    from plugins.blackboard import console
+
+    return [
+        Panel(
+            title="Blackboard",
+            template="blackboard/panel.html",
+            view=console.panel_context,
+            channels=list(console.CHANNELS),
+            actions={"publish": console.publish},
+            description="Artifact types, agents and their health, cascades as they grow.",
+            order=70,
+        )
+    ]

@@ -51,3 +51,22 @@ def junction_cli(cli: Any, app: Any) -> None:
     from plugins.jira.cli import jira_group
 
     cli.add_command(jira_group)
+
+
+@hookimpl
+def junction_console_panels() -> list[Any]:
+    """``/console/jira/``: sessions, live export progress, failures with Retry, results."""
+    from app.console import Panel
+    from plugins.jira import console
+
+    return [
+        Panel(
+            title="Jira",
+            template="jira/panel.html",
+            view=console.panel_context,
+            channels=list(console.CHANNELS),
+            actions={"export": console.export, "retry": console.retry},
+            description="Export sessions to Jira: progress, failures and what to do, results.",
+            order=60,
+        )
+    ]

@@ -60,7 +60,7 @@ def create_app(
     )
     # Every request.get_json() goes through app.jsonparse.parse_json and its limits.
     app.json = JunctionJSONProvider(app)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False
     _trust_proxies(app, config["TRUSTED_PROXIES"])
 
     registry = PluginRegistry()
@@ -82,7 +82,7 @@ def create_app(
 
     state.api = api_module.create_api(app)
     _register_core_blueprints(app, state.api)
-    _register_plugin_blueprints(app, state)
+    _register_plugin_blueprints(app, state, state.api)
     _init_console(app)
 
     state.core_checks["database"] = _database_check
@@ -107,6 +107,7 @@ def _trust_proxies(app: Flask, hops: int) -> None:
     if hops > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
+        # Wrapping wsgi_app in middleware is how Flask documents installing ProxyFix.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops, x_prefix=hops
         )
@@ -139,14 +140,14 @@ def _register_core_blueprints(app: Flask, api: Any) -> None:
         api.register_blueprint(blueprint)
 
 
-def _register_plugin_blueprints(app: Flask, state: JunctionState) -> None:
+def _register_plugin_blueprints(app: Flask, state: JunctionState, api: Any) -> None:
     from flask_smorest import Blueprint as SmorestBlueprint
 
     for plugin, blueprints in state.registry.call_each("junction_blueprints", app=app):
         try:
             for blueprint in blueprints:
                 if isinstance(blueprint, SmorestBlueprint):
-                    state.api.register_blueprint(blueprint)
+                    api.register_blueprint(blueprint)
                 else:
                     app.register_blueprint(blueprint)
         except Exception as exc:  # a broken blueprint must not take the app down

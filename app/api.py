@@ -159,7 +159,7 @@ VALIDATION_DESCRIPTIONS = {
 class JunctionApi(Api):
     """flask-smorest ``Api`` whose errors are problem documents, in the app and in the spec."""
 
-    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+    def handle_http_exception(self, error: HTTPException) -> Response:
         """Render every HTTP error as ``application/problem+json``."""
         return handle_http_exception(error)
 

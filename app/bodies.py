@@ -96,7 +96,7 @@ def _strict_object(schema: ma.Schema, data: Any) -> Any:
     return out
 
 
-def _strict_value(field: ma.fields.Field, value: Any) -> Any:
+def _strict_value(field: ma.fields.Field[Any], value: Any) -> Any:
     if value is None:
         return value
     if isinstance(field, ma.fields.Integer):

@@ -22,6 +22,7 @@ from flask.cli import FlaskGroup, NoAppException, ScriptInfo
 
 from app.cli_errors import JunctionGroup
 from app.config import ENV_PREFIX, KEYS, config_name
+from app.state import current_app_object
 
 
 def register_cli(app: Flask) -> None:
@@ -118,7 +119,7 @@ class JunctionCLI(FlaskGroup):
             app = info.load_app()
         except NoAppException:
             return None  # FlaskGroup reports the error when the command is looked up there
-        if not current_app or current_app._get_current_object() is not app:  # type: ignore[attr-defined]
+        if not current_app or current_app_object() is not app:
             ctx.with_resource(app.app_context())
         group = app.cli.commands.get("junction")
         return group if isinstance(group, click.Group) else None

@@ -80,7 +80,7 @@ def problem_of(exc: BaseException) -> CliError:
 
         code, detail = database_problem(exc)
         return CliError(detail, code=code, status=503)
-    from app.observability import redact
+    from app.redaction import redact
 
     log.debug("command failed", exc_info=exc)
     return CliError(

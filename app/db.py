@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import sqlalchemy as sa
 from flask_sqlalchemy import SQLAlchemy
@@ -28,6 +28,19 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+if TYPE_CHECKING:
+    # ``db.Model`` is a class Flask-SQLAlchemy builds at runtime (a subclass of Base), which a
+    # type checker cannot use as a base class; models subclass this name instead.
+
+    class Model(Base):
+        """What ``db.Model`` is to a type checker: Base, each model mapped onto a Table."""
+
+        __abstract__ = True
+        __table__: ClassVar[sa.Table]
+
+else:
+    Model = db.Model
 
 
 def utcnow() -> dt.datetime:
@@ -84,6 +97,12 @@ class TimestampMixin:
     updated_at: Mapped[dt.datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow, nullable=False
     )
+
+
+def rowcount(result: sa.Result[Any]) -> int:
+    """The rows a DML statement matched: ``Session.execute`` is typed as returning a plain
+    ``Result``, though for INSERT/UPDATE/DELETE it is a ``CursorResult``."""
+    return cast(sa.CursorResult[Any], result).rowcount
 
 
 def is_sqlite(engine: Engine | None = None) -> bool:

@@ -270,8 +270,10 @@ def handle_http_exception(error: HTTPException) -> Response:
     data = getattr(error, "data", None) or {}
     messages = data.get("messages") if isinstance(data, dict) else None
     headers = {}
-    if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
-        headers["Allow"] = ", ".join(sorted(error.valid_methods))  # type: ignore[attr-defined]
+    # Only werkzeug's MethodNotAllowed carries valid_methods; other 405s have no Allow to send.
+    valid_methods = getattr(error, "valid_methods", None)
+    if status == 405 and valid_methods:
+        headers["Allow"] = ", ".join(sorted(valid_methods))
     if messages is not None:
         errors = flatten_webargs_messages(messages)
         if status == 400 and any("invalid json" in e["message"].lower() for e in errors):
@@ -281,10 +283,10 @@ def handle_http_exception(error: HTTPException) -> Response:
                 code="MALFORMED_JSON",
                 headers=headers,
             )
-        detail = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors[:5])
+        text = "; ".join(f"{e['field'] or 'body'}: {e['message']}" for e in errors[:5])
         # webargs aborts with the blueprint's validation status (400 or 422): the code says
         # what happened either way.
-        return problem(status, detail or None, code=VALIDATION_CODE, errors=errors, headers=headers)
+        return problem(status, text or None, code=VALIDATION_CODE, errors=errors, headers=headers)
     detail = (data.get("message") if isinstance(data, dict) else None) or error.description
     return problem(status, detail, headers=headers)
 

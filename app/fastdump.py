@@ -39,7 +39,8 @@ _NUMBER_SERIALIZE = fields.Number._serialize
 _NUMBER_FORMAT = fields.Number._format_num
 _TEMPORAL_SERIALIZE = fields.DateTime._serialize
 _LIST_SERIALIZE = fields.List._serialize
-_NESTED_SERIALIZE = fields.Nested._serialize
+# Typed loosely: mypy deems distinct signatures never identical; this is an identity check.
+_NESTED_SERIALIZE: Callable[..., Any] = fields.Nested._serialize
 
 
 def _identity(value: Any) -> Any:
@@ -52,7 +53,7 @@ def _string(value: Any) -> Any:
     return None if value is None else utils.ensure_text_type(value)
 
 
-def _converter(field: fields.Field) -> Converter | None:
+def _converter(field: fields.Field[Any]) -> Converter | None:
     """``value -> field._serialize(value, ...)`` for the field types whose ``_serialize`` reads
     nothing but the value; ``None`` for any other field."""
     serialize = type(field)._serialize
@@ -94,7 +95,7 @@ def _nested_converter(field: fields.Nested) -> Converter:
     return lambda value: None if value is None else one(value)
 
 
-def _dump_default(field: fields.Field) -> Any:
+def _dump_default(field: fields.Field[Any]) -> Any:
     default = field.dump_default
     return default() if callable(default) else default
 
@@ -108,7 +109,7 @@ def compile_dumper(schema: ma.Schema) -> Dumper | None:
     if cls.get_attribute is not ma.Schema.get_attribute:
         return None
     # (output key, attribute, converter, field): a ``None`` converter means ``field.serialize``.
-    plan: list[tuple[str, str, Converter | None, fields.Field]] = []
+    plan: list[tuple[str, str, Converter | None, fields.Field[Any]]] = []
     for attr_name, field in schema.dump_fields.items():
         key = field.data_key if field.data_key is not None else attr_name
         source = attr_name if field.attribute is None else field.attribute
@@ -124,7 +125,7 @@ def compile_dumper(schema: ma.Schema) -> Dumper | None:
 
 
 def _generate(
-    plan: list[tuple[str, str, Converter | None, fields.Field]],
+    plan: list[tuple[str, str, Converter | None, fields.Field[Any]]],
     dict_class: type[dict[str, Any]],
     accessor: Callable[..., Any],
 ) -> Dumper:

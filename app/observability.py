@@ -187,7 +187,7 @@ DEFAULT_STREAM: IO[str] | str = "ext://sys.stderr"
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(plugin)s] [%(request_id)s] %(name)s: %(message)s"
 
 
-class JunctionHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class JunctionHandler(logging.StreamHandler[IO[str]]):
     """The console handler ``configure_logging`` installs (a class of its own to find it again)."""
 
 

@@ -7,7 +7,7 @@ import functools
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import marshmallow as ma
 import sqlalchemy as sa
@@ -58,7 +58,7 @@ def page_of(item_schema: type[ma.Schema], name: str | None = None) -> type[ma.Sc
 
 
 def paginate(
-    query: sa.Select[Any], limit: int, offset: int, *, rows: bool = False
+    query: sa.Select[*tuple[Any, ...]], limit: int, offset: int, *, rows: bool = False
 ) -> dict[str, Any]:
     """Run ``query`` for one page and count the whole; the envelope every list returns.
 
@@ -116,17 +116,17 @@ _NO_ENGINE = object()
 
 @dataclass(frozen=True)
 class _PageStatements:
-    counted: sa.Select[Any]  # the page with the total as its last column
-    count: sa.Select[Any]
+    counted: sa.Select[*tuple[Any, ...]]  # the page with the total as its last column
+    count: sa.Select[*tuple[Any, ...]]
     engine_key: Any  # flask-sqlalchemy bind key of every table read, or _NO_ENGINE
 
 
 # query -> its page statements; entries go with their query.
-_PAGE_STATEMENTS: weakref.WeakKeyDictionary[sa.Select[Any], _PageStatements]
+_PAGE_STATEMENTS: weakref.WeakKeyDictionary[sa.Select[*tuple[Any, ...]], _PageStatements]
 _PAGE_STATEMENTS = weakref.WeakKeyDictionary()
 
 
-def _page_statements(query: sa.Select[Any]) -> _PageStatements:
+def _page_statements(query: sa.Select[*tuple[Any, ...]]) -> _PageStatements:
     statements = _PAGE_STATEMENTS.get(query)
     if statements is None:
         count = _count_query(query)
@@ -140,15 +140,16 @@ def _page_statements(query: sa.Select[Any]) -> _PageStatements:
     return statements
 
 
-def _engine_key(query: sa.Select[Any]) -> Any:
+def _engine_key(query: sa.Select[*tuple[Any, ...]]) -> Any:
     """The bind key of the one engine holding every table ``query`` reads (flask-sqlalchemy
     keeps it in the table's metadata), or ``_NO_ENGINE`` when there is no single one."""
     keys = {
-        table.metadata.info.get("bind_key")
+        # find_tables is typed as returning TableClauses; a model's table is a full Table.
+        cast(sa.Table, table).metadata.info.get("bind_key")
         for table in sa.sql.util.find_tables(query, include_joins=True)
     }
     return keys.pop() if len(keys) == 1 else _NO_ENGINE
 
 
-def _count_query(query: sa.Select[Any]) -> sa.Select[Any]:
+def _count_query(query: sa.Select[*tuple[Any, ...]]) -> sa.Select[*tuple[Any, ...]]:
     return sa.select(sa.func.count()).select_from(query.order_by(None).subquery())

@@ -78,12 +78,17 @@ def package_of(plugin: Any) -> str | None:
     return plugin.__name__ if isinstance(plugin, ModuleType) else None
 
 
+def _returning(plugin: object) -> Callable[[], object]:
+    """A loader that returns an already imported plugin (bound now, not at call time)."""
+    return lambda: plugin
+
+
 def tables_of(package: str) -> list[str]:
     """Names of the tables mapped by model classes defined in ``package`` (or below it)."""
-    from app.db import db
+    from app.db import Model
 
     names: list[str] = []
-    for mapper in db.Model.registry.mappers:
+    for mapper in Model.registry.mappers:
         module = mapper.class_.__module__
         if module == package or module.startswith(package + "."):
             names.extend(table.name for table in mapper.tables)
@@ -153,7 +158,7 @@ class PluginRegistry:
             )
         for name, plugin in extra:
             candidates.append(
-                (name, lambda p=plugin: p, getattr(plugin, "__name__", name), None, None)
+                (name, _returning(plugin), getattr(plugin, "__name__", name), None, None)
             )
 
         for name, load, module_name, version, dist_name in candidates:

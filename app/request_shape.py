@@ -28,6 +28,7 @@ def raw_body(view: F | None = None, *, content_types: tuple[str, ...] | None = N
     """
 
     def mark(target: F) -> F:
+        # Marker attributes on the view function, read back through __wrapped__ by _is_raw.
         target._junction_raw_body = True  # type: ignore[attr-defined]
         target._junction_raw_types = content_types  # type: ignore[attr-defined]
         return target
@@ -161,5 +162,5 @@ def _is_raw(view: Callable[..., Any] | None) -> bool:
     while view is not None:
         if getattr(view, "_junction_raw_body", False):
             return True
-        view = getattr(view, "__wrapped__", None)  # type: ignore[assignment]
+        view = getattr(view, "__wrapped__", None)
     return False

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flask import Flask, current_app
 
@@ -71,4 +71,11 @@ class JunctionState:
 def junction_state(app: Flask | None = None) -> JunctionState:
     """The :class:`JunctionState` of ``app`` (default: the current app)."""
     target = app or current_app
-    return target.extensions[EXTENSION]  # type: ignore[no-any-return]
+    return cast(JunctionState, target.extensions[EXTENSION])
+
+
+def current_app_object() -> Flask:
+    """The Flask app behind the ``current_app`` proxy, to hand to threads or compare by identity."""
+    # Flask annotates the proxy as ``Flask``, so type checkers know neither its LocalProxy method
+    # nor what that returns.
+    return current_app._get_current_object()  # type: ignore[attr-defined,no-any-return]

@@ -47,7 +47,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -265,9 +265,9 @@ def _diff_table(diff: Any) -> str | None:
         return _diff_table(diff[0]) if diff else None
     kind, subject = diff[0], diff[1]
     if kind in {"add_column", "remove_column"} or kind.startswith("modify_"):
-        return diff[2]
+        return cast(str, diff[2])
     if kind in {"add_fk", "remove_fk"}:
-        return subject.parent.name
+        return cast(str, subject.parent.name)
     table = getattr(subject, "table", subject)
     return getattr(table, "name", None)
 

@@ -48,7 +48,7 @@ def stacked_columns(
     ]
     for position, (label, values) in enumerate(columns):
         x = pad_left + position * slot + (slot - bar_w) / 2
-        y = height - pad_bottom
+        y: float = height - pad_bottom
         for key in keys:
             value = int(values.get(key, 0))
             if value <= 0:

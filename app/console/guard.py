@@ -15,6 +15,7 @@ from __future__ import annotations
 from urllib.parse import quote
 
 from flask import Response, current_app, jsonify, redirect, render_template, request
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() returns
 
 from app import auth
 from app.console import session
@@ -55,7 +56,7 @@ def tokens_configured() -> bool:
     return bool(current_app.config.get("JUNCTION_API_TOKENS"))
 
 
-def check_console_request() -> Response | None:
+def check_console_request() -> BaseResponse | None:
     """``before_request``: sign-in or loopback, then CSRF on every state-changing request."""
     path = request.path
     if not is_console_path(path) or path.startswith(STATIC_PREFIX):

@@ -99,7 +99,9 @@ def render(source: str | None) -> Markup:
                 close_list()
                 out.append(f"<{tag}>")
                 list_tag = tag
-            item = (bullet or numbered).group(1)  # type: ignore[union-attr]
+            match = bullet or numbered
+            assert match is not None  # the elif tested it
+            item = match.group(1)
             out.append(f"<li>{_inline(item)}</li>")
         else:
             close_list()

@@ -26,11 +26,13 @@ import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app, g, request
 from flask.wrappers import Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from app.state import current_app_object
 
 COOKIE_NAME = "junction_console"
 CSRF_FIELD = "csrf_token"
@@ -99,7 +101,7 @@ def token_id_of(token: str) -> str:
 
 
 def _decode(value: str) -> ConsoleSession | None:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app_object()
     try:
         body: Any = _serializer(app).loads(value, max_age=max_age(app))
     except (BadSignature, ValueError, TypeError):
@@ -124,7 +126,7 @@ def current() -> ConsoleSession | None:
     if "console_session" not in g:
         raw = request.cookies.get(COOKIE_NAME)
         g.console_session = _decode(raw) if raw else None
-    return g.console_session  # type: ignore[no-any-return]
+    return cast(ConsoleSession | None, g.console_session)
 
 
 def signed_in() -> ConsoleSession | None:
@@ -185,7 +187,7 @@ def save(response: Response) -> Response:
     if not g.pop("console_session_dirty", False) or g.get("console_session") is None:
         return response
     session: ConsoleSession = g.console_session
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app_object()
     value = _serializer(app).dumps({"t": session.token_id, "c": session.csrf})
     response.set_cookie(
         COOKIE_NAME,

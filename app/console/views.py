@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, render_template, request
+from werkzeug.wrappers import Response as BaseResponse  # what redirect() returns
 
 from app import auth
 from app.console import charts, data, guard, session
@@ -54,14 +55,16 @@ def when_filter(value: Any) -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, str):
+        text: str = value
         try:
-            value = dt.datetime.fromisoformat(value)
+            value = dt.datetime.fromisoformat(text)
         except ValueError:
-            return value
+            return text
     if isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.UTC)
-        return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+        moment: dt.datetime = value
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(dt.UTC)
+        return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
     return str(value)
 
 
@@ -95,7 +98,7 @@ def signin() -> Any:
 
 
 @blp.post("/console/signout")
-def signout() -> Response:
+def signout() -> BaseResponse:
     """Forget the session (the CSRF check ran in the guard)."""
     session.sign_out()
     return redirect(guard.SIGNIN_PATH if guard.tokens_configured() else "/", code=303)
@@ -130,7 +133,7 @@ def overview() -> Response:
 
 
 @blp.get("/console/")
-def console_root() -> Response:
+def console_root() -> BaseResponse:
     """``/console/`` is the overview."""
     return redirect("/", code=302)
 

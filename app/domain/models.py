@@ -8,10 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import TimestampMixin, UTCDateTime, db
+from app.db import Model, TimestampMixin, UTCDateTime
 
 
-class Project(TimestampMixin, db.Model):
+class Project(TimestampMixin, Model):
     """A registered project: a name and a checkout on disk."""
 
     __tablename__ = "projects"
@@ -26,7 +26,7 @@ class Project(TimestampMixin, db.Model):
     )
 
 
-class Feature(TimestampMixin, db.Model):
+class Feature(TimestampMixin, Model):
     """A unit of work for the coding agents, optionally linked to a planning work item."""
 
     __tablename__ = "features"
@@ -55,7 +55,7 @@ class Feature(TimestampMixin, db.Model):
     )
 
 
-class TestRun(db.Model):
+class TestRun(Model):
     """One run of the tests of a feature by a coding or testing agent."""
 
     __tablename__ = "test_runs"

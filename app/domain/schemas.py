@@ -135,7 +135,7 @@ class FeatureSchema(ma.Schema):
     updated_at = ma.fields.DateTime(required=True)
 
 
-def _feature_fields(required_name: bool) -> dict[str, ma.fields.Field]:
+def _feature_fields(required_name: bool) -> dict[str, ma.fields.Field[Any]]:
     return {
         "name": ma.fields.String(required=required_name, validate=validate.Length(min=1, max=255)),
         "description": ma.fields.String(validate=validate.Length(max=100_000)),
@@ -202,7 +202,7 @@ class TestRunCreateSchema(ma.Schema):
     )
 
     @ma.validates_schema
-    def _completed_after_start(self, data: dict, **_: object) -> None:
+    def _completed_after_start(self, data: dict[str, Any], **_: object) -> None:
         completed, started = data.get("completed_at"), data.get("started_at")
         if completed is not None and started is not None and completed < started:
             raise ma.ValidationError("must not be before started_at", "completed_at")

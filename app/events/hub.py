@@ -26,7 +26,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 from sqlalchemy.engine import Engine
 
 from app import redislink
@@ -43,7 +43,7 @@ from app.events.log import (
 from app.events.subscriptions import Subscription
 from app.events.wire import FrameSink
 from app.redislink import LinkHealth
-from app.state import junction_state
+from app.state import current_app_object, junction_state
 
 log = logging.getLogger("app.events")
 
@@ -362,7 +362,7 @@ _HUBS: weakref.WeakSet[Hub] = weakref.WeakSet()
 
 def get_hub(app: Flask | None = None) -> Hub:
     """The app's hub (made by :func:`init_app`, or on first use)."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    app = app or current_app_object()
     state = junction_state(app)
     hub = state.events
     if hub is None:
@@ -382,7 +382,7 @@ def close_streams(final: bool = False) -> None:
 # -- publishing and subscribing ------------------------------------------------------------------
 
 
-def publish(channel: str, type: str, data: dict, *, project: str | None = None) -> int:
+def publish(channel: str, type: str, data: dict[str, Any], *, project: str | None = None) -> int:
     """Append an event to the log in its own transaction and wake subscribers; return its id.
 
     Needs an app context. Call it after committing your own changes: on SQLite the append waits
@@ -415,7 +415,7 @@ def subscribe(
     channels = [c for c in dict.fromkeys(channels) if c]
     if not channels:
         raise ValueError("subscribe to at least one channel")
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app_object()
     hub = get_hub(app)
     start = head_id(hub.engine) if after is None else max(int(after), 0)
     size = int(queue_size or app.config["JUNCTION_EVENTS_QUEUE_SIZE"])

@@ -20,7 +20,7 @@ from flask import current_app
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import UTCDateTime, db, utcnow
+from app.db import Model, UTCDateTime, db, utcnow
 from app.events.wire import text_frame
 
 log = logging.getLogger("app.events")
@@ -38,7 +38,7 @@ _APPEND_LOCK_KEY = int.from_bytes(
 )
 
 
-class Event(db.Model):
+class Event(Model):
     """One row of the event log."""
 
     __tablename__ = "events"

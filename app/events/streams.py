@@ -44,6 +44,7 @@ from app.events.log import Gap, Item, LogEvent, head_id
 from app.events.subscriptions import Subscription
 from app.events.wire import FrameSink, text_frame
 from app.jsonparse import parse_json
+from app.state import current_app_object
 
 __all__ = [
     "CHANNEL_RE",
@@ -133,7 +134,7 @@ def stream_websocket(
     meanwhile are not lost, streaming starts from the log position at connection time.
     """
     channels = list(dict.fromkeys(channels))
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app_object()
     heartbeat = float(heartbeat or app.config["JUNCTION_EVENTS_HEARTBEAT_SECONDS"])
     resume_wait = float(
         app.config["JUNCTION_EVENTS_WS_RESUME_WAIT"] if resume_wait is None else resume_wait
@@ -391,7 +392,7 @@ def sse_response(
         last_event_id = parse_event_id(request.headers.get("Last-Event-ID"), "Last-Event-ID")
     if last_event_id is None:
         last_event_id = parse_event_id(request.args.get("last_event_id"), "last_event_id")
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app_object()
     beat = float(heartbeat or app.config["JUNCTION_EVENTS_HEARTBEAT_SECONDS"])
     slot = open_stream("sse")
     try:

@@ -28,8 +28,9 @@ class ApiSession(requests.Session):
 
     def rebuild_auth(self, prepared_request: Any, response: Any) -> None:
         """Strip every credential-like header when a redirect changes host."""
-        super().rebuild_auth(prepared_request, response)
-        if self.should_strip_auth(response.request.url, prepared_request.url):
+        # types-requests leaves the redirect hooks unannotated.
+        super().rebuild_auth(prepared_request, response)  # type: ignore[no-untyped-call]
+        if self.should_strip_auth(response.request.url, prepared_request.url):  # type: ignore[no-untyped-call]
             for name in list(prepared_request.headers):
                 if is_sensitive_name(name):
                     del prepared_request.headers[name]

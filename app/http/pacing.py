@@ -92,7 +92,7 @@ class Pacing:
             # Honour the server's time; a little extra spreads workers that waited together.
             return error.retry_after + self.random() * min(1.0, max(0.1, error.retry_after * 0.1))
         base = RATE_LIMITED_BACKOFF if error.status == 429 else self.backoff_base
-        delay = min(self.backoff_max, base * 2 ** (attempt - 1))
+        delay = min(self.backoff_max, base * 2.0 ** (attempt - 1))
         return delay * (0.5 + 0.5 * self.random())
 
     def _server_now(self, response: requests.Response) -> float:

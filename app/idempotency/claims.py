@@ -8,7 +8,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import Response
@@ -86,10 +86,9 @@ def _statements(dialect: str) -> dict[str, Any]:
     if dialect in {"postgresql", "sqlite"}:
         # ON CONFLICT DO NOTHING is the same atomic claim as catching the unique violation,
         # without an error in the PostgreSQL server log for every duplicate.
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = (postgresql if dialect == "postgresql" else sqlite).insert
         claim = insert(TABLE).on_conflict_do_nothing(index_elements=["scope", "endpoint", "key"])
     else:
         claim = sa.insert(TABLE)
@@ -129,10 +128,10 @@ def _insert_if_absent(connection: sa.Connection, values: dict[str, Any]) -> int 
     """INSERT the claim; the id, or ``None`` when the unique constraint says it is taken."""
     statement = _sql(connection, "claim")
     if connection.dialect.name in {"postgresql", "sqlite"}:
-        return connection.execute(statement, values).scalar_one_or_none()
+        return cast(int | None, connection.execute(statement, values).scalar_one_or_none())
     try:
         with connection.begin_nested():
-            return connection.execute(statement, values).scalar_one()
+            return cast(int, connection.execute(statement, values).scalar_one())
     except IntegrityError:
         return None
 

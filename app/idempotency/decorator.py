@@ -6,9 +6,9 @@ import functools
 import logging
 from collections.abc import Callable
 from copy import deepcopy
-from typing import Any, TypeVar, overload
+from typing import Any, TypeVar, cast, overload
 
-from flask import Response, current_app, g, request
+from flask import Response, g, request
 
 from app.errors import problem
 from app.idempotency.claims import OUTCOMES, _claim, _complete, _keeps, _release
@@ -20,6 +20,7 @@ from app.idempotency.keys import (
     _key_from_headers,
     request_fingerprint,
 )
+from app.state import current_app_object
 
 log = logging.getLogger("app.idempotency")  # one logger for the package, as before the split
 
@@ -49,8 +50,8 @@ def idempotent(view: Any = None, *, store_server_errors: bool = False) -> Any:
             return _run(func, args, kwargs, store_server_errors)
 
         _document(wrapper)
-        wrapper._junction_idempotent = True  # type: ignore[attr-defined]
-        return wrapper  # type: ignore[return-value]
+        wrapper._junction_idempotent = True  # type: ignore[attr-defined]  # marker on the view
+        return cast(F, wrapper)  # functools.wraps keeps the signature callers see
 
     return decorate(view) if view is not None else decorate
 
@@ -84,7 +85,7 @@ def _run(
     if isinstance(claim, Response):
         return claim
 
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app_object()
     try:
         try:
             response = app.make_response(func(*args, **kwargs))
@@ -160,4 +161,4 @@ def _document(wrapper: Callable[..., Any]) -> None:
         entries = responses.setdefault(status, [])
         if not entries:  # keep a view's own description of e.g. its 409
             entries.append({"schema": "Problem", "description": description, "content_type": None})
-    wrapper._apidoc = apidoc  # type: ignore[attr-defined]
+    wrapper._apidoc = apidoc  # type: ignore[attr-defined]  # flask-smorest reads _apidoc

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import UTCDateTime, db, utcnow
+from app.db import Model, UTCDateTime, utcnow
 from app.idempotency.keys import MAX_KEY_LENGTH
 from app.state import junction_state
 
 DEFAULT_LOCK_SECONDS = 60
 
 
-class IdempotencyKey(db.Model):
+class IdempotencyKey(Model):
     """One claimed key: in flight (with a lock expiry) or completed (with the stored response)."""
 
     __tablename__ = "idempotency_keys"
@@ -42,7 +42,7 @@ class IdempotencyKey(db.Model):
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
 
 
-TABLE: sa.Table = IdempotencyKey.__table__  # type: ignore[assignment]
+TABLE: sa.Table = IdempotencyKey.__table__
 
 
 @dataclass

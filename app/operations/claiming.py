@@ -76,8 +76,8 @@ def claim_next(kinds: list[str], rt: Runtime | None = None) -> tuple[dict[str, A
         .returning(*TABLE.c)
     )
     try:
-        row = db.session.execute(stmt).mappings().first()
-        row = dict(row) if row is not None else None
+        found = db.session.execute(stmt).mappings().first()
+        row = dict(found) if found is not None else None
         db.session.commit()
     except Exception:
         db.session.rollback()

@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Flask
 
-from app.db import db
+from app.db import db, rowcount
 from app.operations.models import RUNNING, Operation
 from app.operations.runtime import LeaseLost, OperationCancelled, Runtime
 from app.operations.service import publish
@@ -92,7 +92,7 @@ class OperationContext:
         sent = self.runtime.monotonic()
         values.setdefault("updated_at", self.runtime.now())
         values.setdefault("lease_expires_at", self.runtime.lease_until())
-        done = db.session.execute(sa.update(TABLE).where(self._owned()).values(**values)).rowcount
+        done = rowcount(db.session.execute(sa.update(TABLE).where(self._owned()).values(**values)))
         if done != 1:
             db.session.rollback()
             self._lease_lost.set()

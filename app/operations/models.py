@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import UTCDateTime, db, utcnow
+from app.db import Model, UTCDateTime, utcnow
 
 PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
     "pending",
@@ -32,7 +32,7 @@ def new_operation_id() -> str:
     return str(uuid.uuid4())
 
 
-class Operation(db.Model):
+class Operation(Model):
     """A durable long-running operation: what to do, how far it got, and who is doing it."""
 
     __tablename__ = "operations"

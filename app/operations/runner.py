@@ -29,9 +29,9 @@ from typing import Any
 
 import requests
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask
 
-from app.db import db
+from app.db import db, rowcount
 from app.errors import JunctionError
 from app.http.errors import HttpError
 from app.operations.claiming import claim_next, claim_sent_at, has_due
@@ -54,6 +54,7 @@ from app.operations.runtime import (
     runtime,
 )
 from app.operations.service import handlers, publish
+from app.state import current_app_object
 
 __all__ = [
     "MAX_ERROR_MESSAGE",
@@ -117,7 +118,7 @@ def _finish(ctx: OperationContext, status: str, **values: Any) -> bool:
     if status != PENDING:
         values.setdefault("finished_at", now)
     try:
-        done = db.session.execute(sa.update(TABLE).where(ctx._owned()).values(**values)).rowcount
+        done = rowcount(db.session.execute(sa.update(TABLE).where(ctx._owned()).values(**values)))
         if done != 1:
             db.session.rollback()
             log.warning("operation %s: lease lost before recording %s", ctx.id, status)
@@ -139,7 +140,7 @@ def run_claimed(
     rt: Runtime | None = None,
 ) -> str | None:
     """Run ``handler`` for a claimed row; return the status recorded (None: lease lost)."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app_object()
     rt = rt or runtime(app)
     claimed_at = claim_sent_at(lease_token)
     ctx = OperationContext(app, rt, row, lease_token, claimed_at)
@@ -239,7 +240,7 @@ def runner_job() -> int:
     its threads); starts a thread running :func:`run_pending` when something is due and fewer
     than ``runtime.runner_threads`` are busy. Returns how many threads it started.
     """
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    app = current_app_object()
     if app.config.get("JUNCTION_OPERATION_RUNNERS") == "off":
         return 0  # dedicated runner processes run them
     rt = runtime(app)

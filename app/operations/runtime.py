@@ -198,7 +198,7 @@ class Runtime:
         "Equal jitter": half the exponential delay is fixed, half random, so retries of many
         operations failing together spread out but never retry immediately.
         """
-        exp = min(self.backoff_max, self.backoff_base * (2 ** max(0, attempt - 1)))
+        exp = min(self.backoff_max, self.backoff_base * (2.0 ** max(0, attempt - 1)))
         delay = exp / 2 + self.random() * exp / 2
         if retry_after is not None:
             delay = max(delay, float(retry_after))

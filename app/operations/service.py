@@ -10,7 +10,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import Flask, current_app
@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from app.api import paginate
-from app.db import db
+from app.db import db, rowcount
 from app.errors import Conflict, NotFound, ValidationFailed, field_error
 from app.operations.models import (
     CANCELLED,
@@ -48,7 +48,7 @@ def channel_of(operation_id: str) -> str:
 def handlers(app: Flask | None = None) -> dict[str, Callable[..., Any]]:
     """``{kind: handler}`` known to ``app`` (plugins' ``junction_operations`` and registered)."""
     target = app or current_app
-    return target.extensions["junction"].operation_handlers  # type: ignore[no-any-return]
+    return cast(dict[str, Callable[..., Any]], target.extensions["junction"].operation_handlers)
 
 
 def register_handler(kind: str, handler: Callable[..., Any], app: Flask | None = None) -> None:
@@ -179,7 +179,7 @@ def submit(
             if existing is not None:
                 return existing
         now = rt.now()
-        values = {
+        values: dict[str, Any] = {
             "id": new_operation_id(),
             "kind": kind,
             "status": PENDING,
@@ -202,7 +202,7 @@ def submit(
             stmt = insert.values(**values).on_conflict_do_nothing(
                 index_elements=["dedupe_key"], index_where=_UNFINISHED_WHERE
             )
-            if db.session.execute(stmt).rowcount != 1:
+            if rowcount(db.session.execute(stmt)) != 1:
                 # Someone else created it between our read and our insert: return theirs.
                 db.session.commit()
                 continue
@@ -244,11 +244,13 @@ def cancel_operation(operation_id: str, *, reason: str | None = None) -> Operati
         else:
             values = {"cancel_requested": True, "updated_at": now, "error": error}
             event = "operation.cancel_requested"
-        done = db.session.execute(
-            sa.update(table)
-            .where(table.c.id == operation.id, table.c.status == operation.status)
-            .values(**values)
-        ).rowcount
+        done = rowcount(
+            db.session.execute(
+                sa.update(table)
+                .where(table.c.id == operation.id, table.c.status == operation.status)
+                .values(**values)
+            )
+        )
         db.session.commit()
         if done == 1:
             operation = get_operation(operation_id)
@@ -273,21 +275,23 @@ def retry_operation(operation_id: str, *, max_attempts: int | None = None) -> Op
         )
     now = runtime().now()
     try:
-        done = db.session.execute(
-            sa.update(table)
-            .where(table.c.id == operation.id, table.c.status.in_((FAILED, CANCELLED)))
-            .values(
-                status=PENDING,
-                attempts=0,
-                max_attempts=max_attempts or operation.max_attempts,
-                cancel_requested=False,
-                next_attempt_at=None,
-                lease_owner=None,
-                lease_expires_at=None,
-                finished_at=None,
-                updated_at=now,
+        done = rowcount(
+            db.session.execute(
+                sa.update(table)
+                .where(table.c.id == operation.id, table.c.status.in_((FAILED, CANCELLED)))
+                .values(
+                    status=PENDING,
+                    attempts=0,
+                    max_attempts=max_attempts or operation.max_attempts,
+                    cancel_requested=False,
+                    next_attempt_at=None,
+                    lease_owner=None,
+                    lease_expires_at=None,
+                    finished_at=None,
+                    updated_at=now,
+                )
             )
-        ).rowcount
+        )
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()

@@ -8,10 +8,10 @@ import sys
 import threading
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from app.scheduler.service import get_service, list_jobs, run_job_once
+from app.state import current_app_object
 
 # -- CLI ---------------------------------------------------------------------------------------
 
@@ -37,7 +37,7 @@ def register_cli(group: click.Group) -> None:
     def jobs_run(job_id: str) -> None:
         """Run one job now in this process, whatever the leader does."""
         try:
-            run = run_job_once(current_app._get_current_object(), job_id)  # type: ignore[attr-defined]
+            run = run_job_once(current_app_object(), job_id)
         except KeyError as exc:
             raise click.ClickException(f"no job {job_id!r} (see `junction jobs`)") from exc
         click.echo(f"{run.job_id}: {run.outcome} in {run.duration:.3f}s")
@@ -64,7 +64,7 @@ def register_cli(group: click.Group) -> None:
 
 
 def _print_jobs() -> None:
-    items = list_jobs(current_app._get_current_object())  # type: ignore[attr-defined]
+    items = list_jobs(current_app_object())
     if not items:
         click.echo("no jobs declared")
     for item in items:

@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 _FLASK_OPTIONS_WITH_VALUE = frozenset({"--app", "-A", "--env-file", "-e"})
@@ -97,7 +98,7 @@ def _in_gunicorn_arbiter() -> bool:
     from gunicorn.arbiter import Arbiter
     from gunicorn.workers.base import Worker
 
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     seen_arbiter = False
     while frame is not None:
         owner = frame.f_locals.get("self")

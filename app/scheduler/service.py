@@ -297,7 +297,7 @@ def list_jobs(app: Flask) -> list[dict[str, Any]]:
             "owner": spec.owner,
             "seconds": spec.seconds,
             "func": spec.describe(),
-            "next_run_time": upcoming[spec.id].isoformat() if upcoming.get(spec.id) else None,
+            "next_run_time": moment.isoformat() if (moment := upcoming.get(spec.id)) else None,
         }
         for spec in service.jobs()
     ]

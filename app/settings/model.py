@@ -7,10 +7,10 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import UTCDateTime, db, utcnow
+from app.db import Model, UTCDateTime, utcnow
 
 
-class Setting(db.Model):
+class Setting(Model):
     """One stored value: global when ``project_id`` is NULL, else for that project.
 
     ``project_id`` references ``projects.id`` with ``ON DELETE CASCADE``: a project's values go

@@ -4,7 +4,8 @@ readiness check that reports what still needs it."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, cast
 
 import sqlalchemy as sa
 
@@ -92,7 +93,7 @@ def secrets_check() -> str:
             with crypto.lock:
                 cached = crypto.audit.get("result")
                 if cached is not None and crypto.audit.get("fingerprint") == fingerprint:
-                    return cached
+                    return cast(str, cached)
             rows = connection.execute(
                 sa.select(
                     Setting.namespace,
@@ -110,7 +111,7 @@ def secrets_check() -> str:
     return result
 
 
-def _audit(crypto: Crypto, rows: list[Any]) -> str:
+def _audit(crypto: Crypto, rows: Sequence[Any]) -> str:
     plain = [row for row in rows if not row.encrypted]
     if crypto.current is None:
         return (

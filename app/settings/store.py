@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from flask import Flask, current_app
@@ -69,7 +69,7 @@ def _decode(row: Setting, project_label: str | None = None) -> Any:
 
 def specs() -> dict[str, NamespaceSpec]:
     """Every declared namespace of the current app."""
-    return current_app.extensions["junction"].settings_specs
+    return cast(dict[str, NamespaceSpec], current_app.extensions["junction"].settings_specs)
 
 
 def namespace_spec(namespace: str) -> NamespaceSpec:
@@ -115,7 +115,7 @@ def _project_id(project: Any) -> tuple[int | None, str | None]:
 
 
 def _rows(namespace: str, project_id: int | None, keys: Iterable[str] | None = None) -> list[Any]:
-    scope = Setting.project_id.is_(None)
+    scope: sa.ColumnElement[bool] = Setting.project_id.is_(None)
     if project_id is not None:
         scope = sa.or_(scope, Setting.project_id == project_id)
     query = sa.select(Setting).where(Setting.namespace == namespace, scope)

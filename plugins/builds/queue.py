@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from app.errors import JunctionError, ValidationFailed
+from app.state import current_app_object
 from plugins.builds import metrics
 from plugins.builds.config import option
 from plugins.builds.names import normalize_name, normalize_version
@@ -47,7 +48,7 @@ def backend_name() -> str:
 
 def get_backend(app: Flask | None = None) -> QueueBackend:
     """The app's queue backend (made on first use)."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    app = app or current_app_object()
     name = backend_name()
     backend = app.extensions.get(EXTENSION)
     if backend is not None and backend.name != name:

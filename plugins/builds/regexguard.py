@@ -19,6 +19,8 @@ import subprocess
 import sys
 from typing import Any
 
+# typeshed has no stubs for the private re._constants / re._parser, and the fallback's modules
+# rebind the same names (no-redef).
 try:  # Python 3.11+: the parser is private; its names are stable across 3.11-3.13
     import re._constants as sre_c  # type: ignore[import-not-found]
     import re._parser as sre_parse  # type: ignore[import-not-found]

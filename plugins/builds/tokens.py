@@ -51,7 +51,7 @@ def worker_only(view: F) -> F:
         check_worker_token()
         return view(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper  # type: ignore[return-value]  # functools.wraps keeps the view signature
 
 
 def session_cookie(token: str, response: Response) -> Response:

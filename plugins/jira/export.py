@@ -60,6 +60,7 @@ class Exporter:
         self.ctx = ctx
         self.session = session
         self.client: JiraClient = client  # type: ignore[assignment]  # None: only fail() runs
+        # As for client: without one only fail() runs, and it never reads cfg.
         self.cfg = client.config if client is not None else None  # type: ignore[assignment]
         ext = progress.extension()
         self.sleep = ext.get("sleep", time.sleep)
@@ -413,4 +414,5 @@ def export_operation(ctx: OperationContext) -> dict[str, Any]:
     ) from stop
 
 
+# app.operations reads this attribute of the handler function as its retry budget.
 export_operation.max_attempts = 20  # type: ignore[attr-defined]

@@ -207,6 +207,7 @@ def put_attachment(files: dict[str, Any], session_id: str, ticket_id: str) -> di
         ticket,
         folder,
         upload.filename if upload is not None else "",
+        # No upload: the filename is empty and store() refuses it before reading a stream.
         upload.stream if upload is not None else None,  # type: ignore[arg-type]
         int(cfg.get("attachment_max_bytes") or 1),
     )

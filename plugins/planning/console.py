@@ -14,11 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, request
+from flask import request
 
 from app.db import db
 from app.domain import Project, require_project
 from app.errors import JunctionError
+from app.state import current_app_object
 from plugins.planning import release_notes, sprint, sync
 from plugins.planning.models import SprintCompletion
 from plugins.planning.service import list_cycles
@@ -33,7 +34,7 @@ _cycles: dict[tuple[int, int], tuple[float, dict[str, Any]]] = {}
 def _cycles_of(project: Project) -> dict[str, Any]:
     """The project's cycles for the picker (cached briefly: a live page re-renders often, and
     MQ Planning allows 60 calls a minute), or ``{"error": ...}``."""
-    key = (id(current_app._get_current_object()), project.id)  # type: ignore[attr-defined]
+    key = (id(current_app_object()), project.id)
     cached = _cycles.get(key)
     if cached is not None and time.monotonic() - cached[0] < CYCLE_CACHE_SECONDS:
         return cached[1]

@@ -72,7 +72,7 @@ def _dispatching_validator(schema: dict[str, Any]) -> Any:
 
 def adf_schema() -> dict[str, Any]:
     """The ADF JSON schema (parsed once)."""
-    return _validator().schema  # type: ignore[no-any-return]
+    return _validator().schema  # type: ignore[no-any-return]  # jsonschema is untyped
 
 
 def validate_adf(doc: Any) -> list[str]:

@@ -72,6 +72,25 @@ def junction_operations() -> Mapping[str, Callable[..., Any]]:
 
 
 @hookimpl
+def junction_console_panels() -> list[Any]:
+    """``/console/builds/``: queue, builds and failures with hints, tops, log tail, search."""
+    from app.console import Panel
+    from plugins.builds import console
+
+    return [
+        Panel(
+            title="Builds",
+            template="builds/panel.html",
+            view=console.panel_context,
+            channels=list(console.CHANNELS),
+            description="The build queue, recent builds and failures with their hints, "
+            "a live log tail and log search.",
+            order=80,
+        )
+    ]
+
+
+@hookimpl
 def junction_cli(cli: Any, app: Any) -> None:
     """``junction builds enqueue|queue|worker|hints|logs search|summary``."""
     from plugins.builds.cli import builds_group

@@ -99,7 +99,24 @@ def normalized(name: str, version: str) -> tuple[str, str]:
     return normalize_name(name), normalize_version(version)
 
 
-def _completed_log(name: str, version: str) -> int | None:
+def last_lines(name: str, version: str, count: int) -> list[tuple[int, str]]:
+    """The last ``count`` stored lines of a build's live log as ``(number, text)``, oldest
+    first (``name`` and ``version`` normalised)."""
+    rows = db.session.execute(
+        sa.select(LogChunk.first_line, LogChunk.lines)
+        .where(LogChunk.name == name, LogChunk.version == version)
+        .order_by(LogChunk.first_line.desc())
+    )
+    picked: list[tuple[int, str]] = []
+    for first, lines in rows:
+        numbered = list(enumerate(lines, start=first))
+        picked[:0] = numbered[-(count - len(picked)) :]
+        if len(picked) >= count:
+            break
+    return picked
+
+
+def completed_log(name: str, version: str) -> int | None:
     """The id of the whole log stored after the last appended chunk (the build is over)."""
     last_chunk = db.session.scalar(
         sa.select(sa.func.max(LogChunk.created_at)).where(
@@ -126,7 +143,7 @@ def follow(
             chunk = lines[max(0, sent - first) :]
             yield {"type": "lines", "first_line": max(first, sent), "lines": chunk}
             sent = first + len(lines)
-        stored_log = _completed_log(name, version)
+        stored_log = completed_log(name, version)
         db.session.remove()  # no transaction held open while following
         if stored_log is not None:
             yield {"type": "complete", "log_id": stored_log, "next_line": sent}

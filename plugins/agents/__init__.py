@@ -93,3 +93,28 @@ def junction_cli(cli: Any, app: Any) -> None:
     from plugins.agents.cli import agents_group
 
     cli.add_command(agents_group)
+
+
+@hookimpl
+def junction_console_panels() -> list[Any]:
+    """``/console/agents/``: tasks, live runs, approvals, a run's log and metrics, processes."""
+    from app.console import Panel
+    from plugins.agents import console
+
+    return [
+        Panel(
+            title="Agents",
+            template="agents/panel.html",
+            view=console.panel_context,
+            channels=list(console.CHANNELS),
+            actions={
+                "approve": console.approve,
+                "reject": console.reject,
+                "start": console.start,
+                "soft-stop": console.soft_stop,
+                "stop": console.stop,
+            },
+            description="Agent tasks and runs, plans awaiting approval, each project's agent.",
+            order=80,
+        )
+    ]

@@ -28,6 +28,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from tests.fakes.httpserver import make_server
+
 UUID_RE = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 PRIORITIES = ("urgent", "high", "medium", "low", "none")
 DEFAULT_STATES = (
@@ -132,28 +134,7 @@ class FakePlane:
     # -- lifecycle --------------------------------------------------------------------------
     def start(self, port: int = 0, host: str = "127.0.0.1") -> FakePlane:
         """Serve on ``host:port`` (default: a free loopback port)."""
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:  # quiet
-                return
-
-            def do_GET(self) -> None:
-                fake._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                fake._handle(self, "POST")
-
-            def do_PATCH(self) -> None:
-                fake._handle(self, "PATCH")
-
-            def do_DELETE(self) -> None:
-                fake._handle(self, "DELETE")
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+        self._server = make_server(self._handle, ("GET", "POST", "PATCH", "DELETE"), host, port)
         self.url = f"http://{host}:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()

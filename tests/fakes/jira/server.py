@@ -26,6 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes.httpserver import make_server
 from tests.fakes.jira import spec, views_issue, views_meta
 from tests.fakes.jira.common import Call, JiraError, Req, Violation
 from tests.fakes.jira.faults import Faults, RateLimit
@@ -136,28 +137,7 @@ class FakeJira(JiraSetup):
         """Serve on ``host:port`` (default: a free loopback port); loads the documents first."""
         spec.platform_api()
         spec.agile_api()
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:  # quiet
-                return
-
-            def do_GET(self) -> None:
-                fake._handle(self, "GET")
-
-            def do_POST(self) -> None:
-                fake._handle(self, "POST")
-
-            def do_PUT(self) -> None:
-                fake._handle(self, "PUT")
-
-            def do_DELETE(self) -> None:
-                fake._handle(self, "DELETE")
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
+        self._server = make_server(self._handle, ("GET", "POST", "PUT", "DELETE"), host, port)
         self.url = f"http://{host}:{self._server.server_address[1]}"
         threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True

@@ -12,8 +12,8 @@ The package, one job per module, each importing only the ones before it (no circ
 - :mod:`~app.events.log` — the ``events`` table, appending, reading, retention;
 - :mod:`~app.events.subscriptions` — a consumer's bounded queue with replay;
 - :mod:`~app.events.notifiers` — wake-ups between processes (memory, Redis, PostgreSQL);
-- :mod:`~app.events.hub` — one dispatcher per app and process; :func:`publish`,
-  :func:`subscribe`;
+- :mod:`~app.events.hub` — one dispatcher per app and process, owning the notifier;
+- :mod:`~app.events.publishing` — :func:`publish` and :func:`subscribe`, on top of the hub;
 - :mod:`~app.events.access` — who may open a stream (channels, ids, Host, Origin) and the
   per-worker stream cap;
 - :mod:`~app.events.streams` — WebSocket and SSE helpers for any route;
@@ -40,7 +40,7 @@ from app.events.access import (
     stream_limit,
     stream_refusal,
 )
-from app.events.hub import Hub, close_streams, get_hub, publish, subscribe
+from app.events.hub import Hub, close_streams, get_hub
 from app.events.log import (
     DISPATCH_PAGE,
     REPLAY_PAGE,
@@ -53,6 +53,7 @@ from app.events.log import (
     read_after,
 )
 from app.events.notifiers import notifier_kind
+from app.events.publishing import publish, subscribe
 from app.events.streams import accept_websocket, sse_response, stream_websocket
 from app.events.subscriptions import Subscription
 

@@ -16,14 +16,12 @@ to their sockets by the dispatcher (:mod:`app.events.wire`), without waking thei
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterable
 from typing import Any
 
 from flask import Flask
@@ -35,13 +33,10 @@ from app.events import notifiers
 from app.events.log import (
     DISPATCH_PAGE,
     LogEvent,
-    append_event,
-    head_id,
     parse_notification,
     read_after,
 )
 from app.events.subscriptions import Subscription
-from app.events.wire import FrameSink
 from app.redislink import LinkHealth
 from app.state import current_app_object, junction_state
 
@@ -377,48 +372,3 @@ def close_streams(final: bool = False) -> None:
     from now on), and for tests."""
     for hub in list(_HUBS):
         hub.shutdown(final)
-
-
-# -- publishing and subscribing ------------------------------------------------------------------
-
-
-def publish(channel: str, type: str, data: dict[str, Any], *, project: str | None = None) -> int:
-    """Append an event to the log in its own transaction and wake subscribers; return its id.
-
-    Needs an app context. Call it after committing your own changes: on SQLite the append waits
-    for the database's write lock, which an open write transaction of the caller would hold.
-    """
-    if not channel or len(channel) > 255:
-        raise ValueError("channel must be 1..255 characters")
-    hub = get_hub()
-    payload = json.loads(json.dumps(data, default=str))  # fail here, not in a reader
-    pg_notify = hub.pg_channel if hub.kind == "postgres" else None
-    event = append_event(channel, type, payload, project, pg_notify)
-    hub.published(event)
-    return event.id
-
-
-def subscribe(
-    channels: Iterable[str],
-    after: int | None = None,
-    *,
-    queue_size: int | None = None,
-    wake: threading.Event | None = None,
-    sink: FrameSink | None = None,
-) -> Subscription:
-    """Follow ``channels`` from the event after ``after`` (``None``: from now on).
-
-    Needs an app context. The subscription replays the log, then receives live events through a
-    queue of ``queue_size`` (default ``EVENTS_QUEUE_SIZE``) events, or straight into a
-    WebSocket's ``sink`` (see :class:`Subscription`).
-    """
-    channels = [c for c in dict.fromkeys(channels) if c]
-    if not channels:
-        raise ValueError("subscribe to at least one channel")
-    app = current_app_object()
-    hub = get_hub(app)
-    start = head_id(hub.engine) if after is None else max(int(after), 0)
-    size = int(queue_size or app.config["JUNCTION_EVENTS_QUEUE_SIZE"])
-    sub = Subscription(hub, channels, start, size, wake, sink)
-    hub.register(sub)
-    return sub

@@ -39,8 +39,8 @@ from app.events.access import (
     parse_event_id,
     stream_refusal,
 )
-from app.events.hub import subscribe
 from app.events.log import Gap, Item, LogEvent, head_id
+from app.events.publishing import subscribe
 from app.events.subscriptions import Subscription
 from app.events.wire import FrameSink, text_frame
 from app.jsonparse import parse_json

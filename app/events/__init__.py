@@ -16,7 +16,8 @@ The package, one job per module, each importing only the ones before it (no circ
 - :mod:`~app.events.publishing` — :func:`publish` and :func:`subscribe`, on top of the hub;
 - :mod:`~app.events.access` — who may open a stream (channels, ids, Host, Origin) and the
   per-worker stream cap;
-- :mod:`~app.events.streams` — WebSocket and SSE helpers for any route;
+- :mod:`~app.events.sse` — server-sent event streams for any route;
+- :mod:`~app.events.streams` — WebSocket streams for any route (re-exports ``sse_response``);
 - :mod:`~app.events.routes` — the core endpoints ``/ws/stream``, ``/api/events`` and
   ``/api/events/stream``.
 """
@@ -54,7 +55,8 @@ from app.events.log import (
 )
 from app.events.notifiers import notifier_kind
 from app.events.publishing import publish, subscribe
-from app.events.streams import accept_websocket, sse_response, stream_websocket
+from app.events.sse import sse_response
+from app.events.streams import accept_websocket, stream_websocket
 from app.events.subscriptions import Subscription
 
 __all__ = [

@@ -131,7 +131,20 @@ def test_timestamps_read_as_process_result_value_says() -> None:
 
     column = UTCDateTime()
     cases = [
-        (sqlite.dialect(), ["2026-11-25 23:48:09.345954", "2026-01-01 00:00:00.000000", None]),
+        (
+            sqlite.dialect(),
+            [
+                "2026-11-25 23:48:09.345954",
+                "2026-01-01 00:00:00.000000",
+                None,
+                # Not what SQLAlchemy writes, but what a hand-written row may hold: these take
+                # the general path (or a fast path that must agree with it).
+                "2026-11-25 23:48:09",
+                "2026-11-25 23:48:09.12",
+                "2026-11-25",
+                "2026-11-25 23:48:09+02:00",
+            ],
+        ),
         (
             postgresql.psycopg.dialect(),
             [dt.datetime(2024, 1, 1, 5, tzinfo=dt.timezone(dt.timedelta(hours=2))), None],

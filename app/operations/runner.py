@@ -127,6 +127,7 @@ def _finish(ctx: OperationContext, status: str, **values: Any) -> bool:
     except Exception:
         db.session.rollback()
         raise
+    ctx.runtime.notify_settled()
     operation = db.session.get(Operation, ctx.id, populate_existing=True)
     if operation is not None:
         publish(operation, "operation.retrying" if status == PENDING else f"operation.{status}")

@@ -175,6 +175,25 @@ class Runtime:
     lease_margin: float | None = None
     threads: list[threading.Thread] = field(default_factory=list, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Bumped (and waiters woken) whenever a runner of this process records an outcome, so a
+    # request waiting for its operation answers at once instead of at its next poll.
+    settled: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    settled_count: int = field(default=0, repr=False)
+
+    def notify_settled(self) -> None:
+        """Wake :meth:`wait_settled` callers: an operation of this process changed state."""
+        with self.settled:
+            self.settled_count += 1
+            self.settled.notify_all()
+
+    def wait_settled(self, seen: int, timeout: float) -> int:
+        """Wait until an outcome after ``seen`` (a :attr:`settled_count` read earlier) or
+        ``timeout`` seconds; return the count now. Reading the count *before* checking the
+        database means an outcome recorded in between is never waited through."""
+        with self.settled:
+            if self.settled_count == seen and timeout > 0:
+                self.settled.wait(timeout)
+            return self.settled_count
 
     @property
     def heartbeat_every(self) -> float:

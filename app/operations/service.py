@@ -99,12 +99,16 @@ def list_operations(filters: dict[str, Any], limit: int, offset: int) -> dict[st
 
 
 def wait_for(operation_id: str, timeout: float) -> Operation:
-    """Poll until the operation is finished or ``timeout`` seconds passed; return its state.
+    """Wait until the operation is finished or ``timeout`` seconds passed; return its state.
 
-    The caller checks ``status``: after a timeout the operation may still be unfinished.
+    A runner of this process wakes the wait the moment it records an outcome; one in another
+    process is seen at the next poll (``poll_interval``). The caller checks ``status``: after
+    a timeout the operation may still be unfinished.
     """
     deadline = time.monotonic() + timeout
     table = Operation.__table__
+    rt = runtime()
+    seen = rt.settled_count
     while True:
         # A separate connection so an open transaction of the caller cannot hide new states.
         with db.engine.connect() as connection:
@@ -115,7 +119,7 @@ def wait_for(operation_id: str, timeout: float) -> Operation:
             raise NotFound(f"No operation with id {operation_id!r}.")
         if status in FINISHED or time.monotonic() >= deadline:
             return get_operation(operation_id)
-        time.sleep(min(runtime().poll_interval, max(0.0, deadline - time.monotonic())))
+        seen = rt.wait_settled(seen, min(rt.poll_interval, max(0.0, deadline - time.monotonic())))
 
 
 def unfinished_count(kinds: list[str] | None = None) -> int:

@@ -708,6 +708,28 @@ def test_scheduler_job_runs_operations_in_the_background_without_blocking(app):
         )
 
 
+def test_a_waiting_request_is_woken_when_this_process_records_the_outcome(app):
+    """``wait_for`` answers when a runner of its own process finishes the operation, not at
+    its next poll: with a poll interval longer than the wait, only the wake-up can make the
+    operation be seen finished in time."""
+    release = threading.Event()
+
+    def handler(c: ops.OperationContext) -> str:
+        release.wait(30)
+        return "done"
+
+    with app.app_context():
+        ops.register_handler("t.woken", handler)
+        ops.runtime().poll_interval = 3600.0
+        op = ops.submit("t.woken", {})
+        assert ops.runner_job() == 1
+        wait_until(lambda: row(op.id).status == "running", what="running in the background")
+        seen = ops.runtime().settled_count
+        threading.Timer(0.05, release.set).start()
+        assert ops.wait_for(op.id, timeout=60).status == "succeeded"
+        assert ops.runtime().settled_count > seen
+
+
 def test_the_runner_is_registered_as_a_core_scheduler_job(app):
     from app import scheduler
 

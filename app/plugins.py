@@ -8,15 +8,15 @@ it — the approach Airflow takes with its plugin manager. :class:`PluginRegistr
 
 Names are namespaced and the rule is enforced as the names are declared, as Indico does: a
 blueprint, table, operation kind, settings namespace or console panel of plugin ``p`` is ``p``
-or starts with ``p_``, ``p.`` or ``p:`` (:func:`owns`); a plugin that breaks it is failed naming
-the offender.
+or starts with ``p_``, ``p.`` or ``p:`` (:mod:`app.namespaces`); a plugin that breaks it is
+failed naming the offender.
 """
 
 from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
@@ -27,50 +27,17 @@ from flask import Response, current_app, request
 
 from app import hookspecs
 from app.errors import problem
+from app.namespaces import (
+    NamespaceError,
+    check_name,
+    declared_names,
+    tables_of,
+)
 
 ENTRY_POINT_GROUP = "junction.plugins"
-SEPARATORS = ("_", ".", ":")
 NAMESPACE_STAGE = "namespace"
 
 log = logging.getLogger(__name__)
-
-
-class NamespaceError(ValueError):
-    """A plugin declared a name outside its namespace; the message names it."""
-
-
-def owns(plugin: str, name: str) -> bool:
-    """Whether ``name`` is in ``plugin``'s namespace: ``plugin`` itself, or ``plugin`` followed
-    by ``_``, ``.`` or ``:`` and more (``planning``, ``planning_sync_state``,
-    ``planning.import_cycle``, ``planning:webhooks``)."""
-    return name == plugin or any(name.startswith(plugin + sep) for sep in SEPARATORS)
-
-
-def check_name(plugin: str, what: str, name: Any) -> None:
-    """Raise :class:`NamespaceError` unless ``name`` (a ``what``: ``"blueprint"``...) is in
-    ``plugin``'s namespace."""
-    if not isinstance(name, str) or not owns(plugin, name):
-        allowed = ", ".join(f"'{plugin}{sep}'" for sep in SEPARATORS)
-        raise NamespaceError(
-            f"{what} {name!r} of plugin {plugin!r} must be named {plugin!r} or start with {allowed}"
-        )
-
-
-def declared_names(hook_name: str, result: Any) -> list[tuple[str, Any]]:
-    """``[(what, name)]`` a hook's result declares, for the namespace check."""
-    if hook_name == "junction_blueprints":
-        return [("blueprint", getattr(bp, "name", None)) for bp in result]
-    if hook_name == "junction_operations":
-        return [("operation kind", kind) for kind in dict(result)]
-    if hook_name == "junction_settings" and isinstance(result, dict | Mapping):
-        return [("settings namespace", result.get("namespace"))]
-    if hook_name == "junction_console_panels":
-        # Routes are mounted under /console/<plugin>/ by construction (app.console.panels);
-        # an explicit endpoint name must still be the plugin's.
-        from app.console.panels import panel_name
-
-        return [("console panel", name) for name in map(panel_name, result) if name]
-    return []
 
 
 def package_of(plugin: Any) -> str | None:
@@ -81,18 +48,6 @@ def package_of(plugin: Any) -> str | None:
 def _returning(plugin: object) -> Callable[[], object]:
     """A loader that returns an already imported plugin (bound now, not at call time)."""
     return lambda: plugin
-
-
-def tables_of(package: str) -> list[str]:
-    """Names of the tables mapped by model classes defined in ``package`` (or below it)."""
-    from app.db import Model
-
-    names: list[str] = []
-    for mapper in Model.registry.mappers:
-        module = mapper.class_.__module__
-        if module == package or module.startswith(package + "."):
-            names.extend(table.name for table in mapper.tables)
-    return names
 
 
 @dataclass

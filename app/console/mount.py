@@ -17,7 +17,8 @@ from app.console import guard
 from app.console.panels import Panel, normalise
 from app.console.render import render_panel
 from app.errors import JunctionError
-from app.plugins import NAMESPACE_STAGE, NamespaceError, package_of
+from app.namespaces import NamespaceError
+from app.plugins import NAMESPACE_STAGE, package_of
 from app.state import junction_state
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.events.streams import CHANNEL_RE
-from app.plugins import NamespaceError, check_name
+from app.namespaces import NamespaceError, check_name
 
 SEGMENT = r"[a-z0-9][a-z0-9_-]{0,62}"
 PATH_RE = re.compile(rf"^(?:{SEGMENT}(?:/{SEGMENT})*)?$")
@@ -68,12 +68,6 @@ class Panel:
     def endpoint(self) -> str:
         """The Flask endpoint of the page (``console_<plugin>.<name>``)."""
         return f"console_{self.plugin}.{self.name}"
-
-
-def panel_name(panel: Any) -> str | None:
-    """The explicit ``name`` a hook result declares (``None`` when it leaves the default)."""
-    value = panel.get("name") if isinstance(panel, Mapping) else getattr(panel, "name", None)
-    return value or None
 
 
 def normalise(plugin: str, raw: Panel | Mapping[str, Any]) -> Panel:

@@ -8,6 +8,7 @@ log from an id and then follows it live.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -16,7 +17,8 @@ from app.events.hub import get_hub
 from app.events.log import append_event, head_id
 from app.events.subscriptions import Subscription
 from app.events.wire import FrameSink
-from app.state import current_app_object
+from app.namespaces import SHARED_CHANNELS, check_name, plugin_of_module
+from app.state import current_app_object, junction_state
 
 
 def publish(channel: str, type: str, data: dict[str, Any], *, project: str | None = None) -> int:
@@ -24,9 +26,18 @@ def publish(channel: str, type: str, data: dict[str, Any], *, project: str | Non
 
     Needs an app context. Call it after committing your own changes: on SQLite the append waits
     for the database's write lock, which an open write transaction of the caller would hold.
+
+    Called from a plugin's code, the channel must be the plugin's own (``<plugin>:...``) or a
+    shared one of the core (:data:`~app.namespaces.SHARED_CHANNELS`); anything else raises
+    :class:`~app.namespaces.NamespaceError` naming the channel and the plugin.
     """
     if not channel or len(channel) > 255:
         raise ValueError("channel must be 1..255 characters")
+    if channel not in SHARED_CHANNELS:
+        caller = sys._getframe(1).f_globals.get("__name__", "")
+        plugin = plugin_of_module(caller, junction_state().registry.infos.values())
+        if plugin is not None:
+            check_name(plugin, "event channel", channel)
     hub = get_hub()
     payload = json.loads(json.dumps(data, default=str))  # fail here, not in a reader
     pg_notify = hub.pg_channel if hub.kind == "postgres" else None

@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from app import operations
 from app.db import db
 from app.hookspecs import hookimpl
-from app.plugins import NamespaceError, check_name, owns
+from app.namespaces import NamespaceError, check_name, owns
 from app.testing import run_job
 from tests.fixture_plugins import bad_table
 
@@ -145,3 +145,29 @@ def test_job_ids_are_namespaced_by_the_scheduler(make_app: Callable[..., Flask])
 def test_the_built_in_and_example_plugins_keep_the_rule(make_app: Callable[..., Flask]) -> None:
     app = make_app()
     assert status(app, "planning")["status"] == "loaded"
+
+
+def _publish_from(module: str, channel: str) -> int:
+    """``events.publish(channel, ...)`` called by code whose module is ``module``."""
+    from app import events
+
+    scope: dict[str, Any] = {"__name__": module, "events": events, "channel": channel}
+    exec("result = events.publish(channel, 'probe', {})", scope)
+    return int(scope["result"])
+
+
+def test_a_plugin_publishes_only_on_its_own_or_the_shared_channels(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app()
+    with app.app_context():
+        assert _publish_from("hello_plugin.service", "hello:greetings") > 0
+        assert _publish_from("hello_plugin.service", "projects") > 0  # the shared domain
+        with pytest.raises(NamespaceError, match="event channel 'greetings' of plugin 'hello'"):
+            _publish_from("hello_plugin.service", "greetings")
+        with pytest.raises(NamespaceError, match="event channel 'planning' of plugin 'jira'"):
+            _publish_from("plugins.jira.progress", "planning")
+        # The core's own code and anything that is no plugin's (tests, scripts) may publish
+        # anywhere: the rule is about what a plugin owns.
+        assert _publish_from("app.operations.service", "operations") > 0
+        assert _publish_from("tests.core.probe", "anything") > 0

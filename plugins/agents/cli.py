@@ -14,7 +14,7 @@ import click
 
 from app.cli_errors import JunctionGroup
 from plugins.agents import runs, schemas, tasks
-from plugins.agents.models import FINISHED
+from plugins.agents.models import FINISHED, STATUSES
 
 agents_group = JunctionGroup("agents", help="Agent tasks, runs, approvals, logs.")
 
@@ -24,7 +24,7 @@ def _echo(data: Any) -> None:
 
 
 @agents_group.command("tasks")
-@click.option("--status", type=click.Choice(schemas.STATUSES))
+@click.option("--status", type=click.Choice(STATUSES))
 @click.option("--team")
 @click.option("--project")
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
@@ -36,7 +36,7 @@ def tasks_command(status: str | None, team: str | None, project: str | None, lim
 
 @agents_group.command("runs")
 @click.option("--task", "task_id", type=int)
-@click.option("--status", type=click.Choice(schemas.STATUSES))
+@click.option("--status", type=click.Choice(STATUSES))
 @click.option("--awaiting", is_flag=True, help="Only runs awaiting approval.")
 @click.option("--limit", type=click.IntRange(1, 500), default=50, show_default=True)
 def runs_command(task_id: int | None, status: str | None, awaiting: bool, limit: int) -> None:

@@ -56,7 +56,7 @@ def list_metrics(filters: dict[str, Any], limit: int, offset: int) -> dict[str, 
     return paginate(query.order_by(AgentMetric.id.desc()), limit, offset)
 
 
-def summary(column: sa.ColumnElement[Any], value: int) -> dict[str, dict[str, Any]]:
+def summary(column: sa.orm.InstrumentedAttribute[Any], value: int) -> dict[str, dict[str, Any]]:
     """``{name: {min, max, avg, last, count, unit}}`` of the metrics where ``column == value``.
 
     ``last`` is the value with the highest id of each name (one query for the aggregates, one

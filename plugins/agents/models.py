@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import TimestampMixin, UTCDateTime, db
+from app.db import Model, TimestampMixin, UTCDateTime
 
 # The seed's statuses (tasks and runs share them).
 PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, TIMEOUT = (
@@ -42,7 +42,7 @@ STEP_PENDING, STEP_RUNNING, STEP_SUCCEEDED, STEP_FAILED = (
 )
 
 
-class AgentTask(TimestampMixin, db.Model):
+class AgentTask(TimestampMixin, Model):
     """A task: what to do (team and its config), for which project, and how to approve it."""
 
     __tablename__ = "agents_tasks"
@@ -69,7 +69,7 @@ class AgentTask(TimestampMixin, db.Model):
         return round(100.0 * self.successful_runs / finished, 2) if finished else 0.0
 
 
-class AgentRun(TimestampMixin, db.Model):
+class AgentRun(TimestampMixin, Model):
     """One execution of a task: its plan, the approval decision, where it got to."""
 
     __tablename__ = "agents_runs"
@@ -106,7 +106,7 @@ class AgentRun(TimestampMixin, db.Model):
         return round((self.finished_at - self.started_at).total_seconds(), 3)
 
 
-class AgentRunStep(db.Model):
+class AgentRunStep(Model):
     """One step of a run's plan; its state is the execution checkpoint."""
 
     __tablename__ = "agents_run_steps"
@@ -129,7 +129,7 @@ class AgentRunStep(db.Model):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
 
 
-class AgentRunLog(db.Model):
+class AgentRunLog(Model):
     """One line of a run's log (a team's output, stdout/stderr of a step, or the runner's)."""
 
     __tablename__ = "agents_run_logs"
@@ -145,7 +145,7 @@ class AgentRunLog(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
-class AgentMetric(db.Model):
+class AgentMetric(Model):
     """One recorded value (durations, exit codes, counts, tokens)."""
 
     __tablename__ = "agents_metrics"
@@ -178,7 +178,7 @@ PROCESS_STATUSES = (P_STOPPED, P_STARTING, P_RUNNING, P_FINISHING, P_STOPPING)
 WANT_RUNNING, WANT_SOFT_STOP, WANT_STOPPED = "running", "soft_stop", "stopped"
 
 
-class AgentProcess(db.Model):
+class AgentProcess(Model):
     """The agent process of one project: what was asked for (``desired``), what is (``status``),
     and which pid on which host holds it. Start and stop requests reach the owning runner
     through this row."""

@@ -21,7 +21,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app import settings
-from app.db import db
+from app.db import db, rowcount
 from app.domain import Feature, Project, require_project
 from app.domain.service import create_test_run
 from app.errors import ValidationFailed, field_error
@@ -111,11 +111,13 @@ class Orchestrator:
         for feature in candidates:
             if feature.id in tried or not set(feature.dependencies or []) <= passing:
                 continue
-            claimed = db.session.execute(
-                sa.update(FEATURES)
-                .where(FEATURES.c.id == feature.id, FEATURES.c.in_progress.is_(False))
-                .values(in_progress=True)
-            ).rowcount
+            claimed = rowcount(
+                db.session.execute(
+                    sa.update(FEATURES)
+                    .where(FEATURES.c.id == feature.id, FEATURES.c.in_progress.is_(False))
+                    .values(in_progress=True)
+                )
+            )
             db.session.commit()
             if claimed == 1:
                 return feature

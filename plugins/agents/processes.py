@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import operations as ops
 from app import settings
-from app.db import db
+from app.db import db, rowcount
 from app.domain import require_project
 from app.errors import Conflict
 from app.operations import runtime
@@ -111,11 +111,13 @@ def view(row: AgentProcess) -> dict[str, Any]:
 
 def _cas(project: str, statuses: tuple[str, ...], **values: Any) -> bool:
     values.setdefault("updated_at", runtime().now())
-    done = db.session.execute(
-        sa.update(TABLE)
-        .where(TABLE.c.project == project, TABLE.c.status.in_(statuses))
-        .values(**values)
-    ).rowcount
+    done = rowcount(
+        db.session.execute(
+            sa.update(TABLE)
+            .where(TABLE.c.project == project, TABLE.c.status.in_(statuses))
+            .values(**values)
+        )
+    )
     db.session.commit()
     return done == 1
 
@@ -205,4 +207,5 @@ def process_operation(ctx: ops.OperationContext) -> dict[str, Any]:
 
 
 # A long-lived supervisor is taken over after each crash of its runner; give it room.
+# (app.operations reads this attribute of the handler; a function has no typed attributes.)
 process_operation.max_attempts = 1000  # type: ignore[attr-defined]

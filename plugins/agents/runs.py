@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from app import operations as ops
 from app.api import paginate
-from app.db import db
+from app.db import db, rowcount
 from app.errors import Conflict, NotFound
 from app.operations import runtime
 from plugins.agents import events, metrics
@@ -143,7 +143,7 @@ def finish_run(
         "result": result,
         **(extra or {}),
     }
-    done = db.session.execute(sa.update(RUNS).where(*where).values(**values)).rowcount
+    done = rowcount(db.session.execute(sa.update(RUNS).where(*where).values(**values)))
     if done != 1:
         db.session.rollback()
         return False
@@ -203,17 +203,19 @@ def approve(run_id: int, approved: bool, feedback: str | None) -> AgentRun:
     task = get_task(run.task_id)
     decision = {"approved": approved, "feedback": feedback, "decided_at": now}
     if approved:
-        done = db.session.execute(
-            sa.update(RUNS)
-            .where(
-                RUNS.c.id == run_id,
-                RUNS.c.status == RUNNING,
-                RUNS.c.phase == AWAITING_APPROVAL,
+        done = rowcount(
+            db.session.execute(
+                sa.update(RUNS)
+                .where(
+                    RUNS.c.id == run_id,
+                    RUNS.c.status == RUNNING,
+                    RUNS.c.phase == AWAITING_APPROVAL,
+                )
+                # The planning operation is finished: forget it in the same write, so the
+                # orphan sweep never mistakes the approved run for one whose execution died.
+                .values(phase=EXECUTING, updated_at=now, operation_id=None, **decision)
             )
-            # The planning operation is finished: forget it in the same write, so the orphan
-            # sweep never mistakes the approved run for one whose execution died.
-            .values(phase=EXECUTING, updated_at=now, operation_id=None, **decision)
-        ).rowcount
+        )
         db.session.commit()
         if done != 1:
             raise _current_state_conflict(get_run(run_id), "approved or rejected")

@@ -223,6 +223,7 @@ class LogLineSchema(ma.Schema):
     created_at = ma.fields.DateTime(required=True)
 
 
+# A base made at run time (seed_page_of) is a dynamic base class to a type checker.
 class LogPageSchema(seed_page_of(LogLineSchema, "_LogPage")):  # type: ignore[misc]
     """A page of log lines; poll again with ``after=last_id``, or follow ``/ws/runs/{id}``."""
 

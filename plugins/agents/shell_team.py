@@ -142,10 +142,11 @@ class SubprocessTeam:
                 exited_at = exited_at or time.monotonic()
                 if open_streams == 0 or time.monotonic() > exited_at + DRAIN:
                     break
+            item: tuple[str, str] | tuple[()] | None  # (): nothing arrived this time
             try:
                 item = lines.get(timeout=POLL)
             except queue.Empty:
-                item = ()  # type: ignore[assignment]
+                item = ()
             if item is None:
                 open_streams -= 1
             elif item:

@@ -17,7 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app import events
-from app.db import db
+from app.db import db, rowcount
 from app.errors import ValidationFailed
 from app.operations import OperationContext, runtime
 from plugins.blackboard import agents as agent_registry
@@ -154,11 +154,13 @@ def _fail_correlation(correlation_id: str, reason: str) -> None:
 def _flip(row: Consumption, status: str, **values: Any) -> bool:
     """Move an open consumption to ``status`` (False: someone else closed it first)."""
     table = Consumption.__table__
-    done = db.session.execute(
-        sa.update(table)
-        .where(table.c.id == row.id, table.c.status.in_(OPEN_STATES))
-        .values(status=status, finished_at=runtime().now(), **values)
-    ).rowcount
+    done = rowcount(
+        db.session.execute(
+            sa.update(table)
+            .where(table.c.id == row.id, table.c.status.in_(OPEN_STATES))
+            .values(status=status, finished_at=runtime().now(), **values)
+        )
+    )
     return done == 1
 
 

@@ -84,7 +84,7 @@ def _record(name: str, ok: bool) -> None:
             )
 
 
-def call(row: Agent, body: dict[str, Any], delivery_id: str, attempt: int) -> list[dict]:
+def call(row: Agent, body: dict[str, Any], delivery_id: str, attempt: int) -> list[dict[str, Any]]:
     """POST ``body`` to the agent, signed; the artifacts it answers (``[]`` for none)."""
     wait = _breaker_open(row, runtime().now())
     if wait is not None:

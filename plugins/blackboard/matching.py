@@ -42,7 +42,8 @@ def _where_matches(
         except Exception:  # a broken predicate must not break publishing
             log.warning("blackboard: a subscription predicate raised; not matching", exc_info=True)
             return False
-    return jsonschema.Draft202012Validator(where).is_valid(payload)
+    valid: bool = jsonschema.Draft202012Validator(where).is_valid(payload)
+    return valid
 
 
 def subscription_matches(sub: Subscription, artifact: dict[str, Any]) -> bool:

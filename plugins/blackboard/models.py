@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import UTCDateTime, db, utcnow
+from app.db import Model, UTCDateTime, utcnow
 
 # Consumption states: pending/running are "pending work" of their correlation.
 PENDING, RUNNING, DONE, FAILED, SKIPPED = "pending", "running", "done", "failed", "skipped"
@@ -22,7 +22,7 @@ OPEN_STATES = (PENDING, RUNNING)
 ACTIVE, COMPLETED, CORRELATION_FAILED = "active", "completed", "failed"
 
 
-class ArtifactType(db.Model):
+class ArtifactType(Model):
     """A type registered at run time: a name, a version and a JSON Schema for the payload."""
 
     __tablename__ = "blackboard_artifact_types"
@@ -36,7 +36,7 @@ class ArtifactType(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
 
-class Correlation(db.Model):
+class Correlation(Model):
     """One cascade: its state, the reason it failed, and when it was last active."""
 
     __tablename__ = "blackboard_correlations"
@@ -50,7 +50,7 @@ class Correlation(db.Model):
     )
 
 
-class Artifact(db.Model):
+class Artifact(Model):
     """A typed, immutable artifact on the board."""
 
     __tablename__ = "blackboard_artifacts"
@@ -81,7 +81,7 @@ class Artifact(db.Model):
         return [tag for tag in self.tags_text.split(",") if tag]
 
 
-class Agent(db.Model):
+class Agent(Model):
     """An HTTP agent registered at run time (Python agents come from a hook, not this table)."""
 
     __tablename__ = "blackboard_agents"
@@ -103,7 +103,7 @@ class Agent(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
 
-class Consumption(db.Model):
+class Consumption(Model):
     """One matched (artifact, agent) pair and what became of it."""
 
     __tablename__ = "blackboard_consumptions"

@@ -32,7 +32,7 @@ def registry(app: Flask | None = None) -> BlackboardRegistry:
     found = target.extensions.get(EXTENSION)
     if found is None:
         found = target.extensions[EXTENSION] = BlackboardRegistry()
-    return found  # type: ignore[no-any-return]  # Flask's extensions dict holds Any
+    return found
 
 
 def add_type(app: Flask, spec: ArtifactTypeSpec) -> None:

@@ -15,7 +15,7 @@ TAG = v.Regexp(r"^[A-Za-z0-9_.:/@-]{1,64}$", error="1-64 letters, digits or _ . 
 CORRELATION = v.Regexp(r"^[A-Za-z0-9-]{1,36}$", error="1-36 letters, digits or '-'.")
 
 
-def _names(**kwargs: Any) -> ma.fields.List:
+def _names(**kwargs: Any) -> ma.fields.List[Any]:
     kwargs.setdefault("validate", v.Length(max=50))
     return ma.fields.List(ma.fields.String(validate=NAME), **kwargs)
 

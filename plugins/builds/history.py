@@ -174,7 +174,9 @@ def history(filters: Mapping[str, Any]) -> dict[str, Any]:
     return _page(query, filters["limit"], filters["offset"])
 
 
-def summary(failure_limit: int, window_hours: int, now: dt.datetime | None = None) -> dict:
+def summary(
+    failure_limit: int, window_hours: int, now: dt.datetime | None = None
+) -> dict[str, Any]:
     """Status counts over the last ``window_hours`` and the latest failures."""
     since = (now or utcnow()) - dt.timedelta(hours=window_hours)
     rows = db.session.execute(

@@ -196,7 +196,7 @@ def snippet(text: str, q: str, radius: int = SNIPPET_RADIUS) -> str:
     if not stems:
         return text[: 2 * radius]
     word_re = re.compile(r"\b(" + "|".join(re.escape(s) for s in stems) + r")\w*", re.IGNORECASE)
-    pieces = []
+    pieces: list[str] = []
     last_end = -1
     for match in word_re.finditer(text):
         if len(pieces) >= 2:

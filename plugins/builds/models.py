@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import TimestampMixin, UTCDateTime, db, declare_unmapped_tables, utcnow
+from app.db import Model, TimestampMixin, UTCDateTime, declare_unmapped_tables, utcnow
 
 # The full-text index: made by the migration only, since its shape is per database
 # (a tsvector table on PostgreSQL, an FTS5 virtual table on SQLite); see plugins.builds.logs.
@@ -24,7 +24,7 @@ BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 JSON_DOC = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 
-class BuildEvent(db.Model):
+class BuildEvent(Model):
     """One build event reported by a worker (the seed's Event shape)."""
 
     __tablename__ = "builds_events"
@@ -56,7 +56,7 @@ class BuildEvent(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
 
-class Hint(TimestampMixin, db.Model):
+class Hint(TimestampMixin, Model):
     """A regular expression over build logs and the system packages that usually fix it."""
 
     __tablename__ = "builds_hints"
@@ -67,7 +67,7 @@ class Hint(TimestampMixin, db.Model):
     note: Mapped[str | None] = mapped_column(sa.Text)
 
 
-class BuildLog(db.Model):
+class BuildLog(Model):
     """The log of one build (zlib-compressed); searchable through the full-text index."""
 
     __tablename__ = "builds_logs"
@@ -85,7 +85,7 @@ class BuildLog(db.Model):
     timestamp: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
 
-class LogChunk(db.Model):
+class LogChunk(Model):
     """Lines appended to a build's live log, numbered from 0 (the tail replays from them)."""
 
     __tablename__ = "builds_log_chunks"
@@ -99,7 +99,7 @@ class LogChunk(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
 
-class Plan(db.Model):
+class Plan(Model):
     """A saved plan snapshot of one run (the newest is the current plan)."""
 
     __tablename__ = "builds_plans"
@@ -112,7 +112,7 @@ class Plan(db.Model):
     )
 
 
-class ManifestEntry(db.Model):
+class ManifestEntry(Model):
     """One wheel a run produced (or failed to): the manifest, from which artifacts derive."""
 
     __tablename__ = "builds_manifest_entries"
@@ -129,7 +129,7 @@ class ManifestEntry(db.Model):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, default=utcnow)
 
 
-class FailureCount(db.Model):
+class FailureCount(Model):
     """Failed builds per package, kept at ingest so ``top-failures`` reads a few rows instead
     of aggregating every failure."""
 

@@ -50,7 +50,7 @@ def get_backend(app: Flask | None = None) -> QueueBackend:
     """The app's queue backend (made on first use)."""
     app = app or current_app_object()
     name = backend_name()
-    backend = app.extensions.get(EXTENSION)
+    backend: QueueBackend | None = app.extensions.get(EXTENSION)
     if backend is not None and backend.name != name:
         backend.close()  # the setting changed: make the newly chosen backend
         backend = None

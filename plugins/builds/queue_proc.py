@@ -33,7 +33,8 @@ def open_backend(spec: Mapping[str, Any]) -> QueueBackend:
     """The handle ``spec`` describes (see the module docstring)."""
     module_name, _, attribute = str(spec["factory"]).partition(":")
     factory = getattr(importlib.import_module(module_name), attribute)
-    return factory(**dict(spec.get("args") or {}))
+    backend: QueueBackend = factory(**dict(spec.get("args") or {}))
+    return backend
 
 
 def _say(tag: str, item_id: str) -> None:

@@ -19,14 +19,14 @@ import subprocess
 import sys
 from typing import Any
 
-# typeshed has no stubs for the private re._constants / re._parser, and the fallback's modules
-# rebind the same names (no-redef).
+# typeshed has no stubs for the private re._constants / re._parser (so the names are Any, and
+# the fallback's typed modules may rebind them).
 try:  # Python 3.11+: the parser is private; its names are stable across 3.11-3.13
     import re._constants as sre_c  # type: ignore[import-not-found]
     import re._parser as sre_parse  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover
-    import sre_constants as sre_c  # type: ignore[no-redef]
-    import sre_parse  # type: ignore[no-redef]
+    import sre_constants as sre_c
+    import sre_parse
 
 MAX_LINE = 2000
 PROBE_BUDGET_SECONDS = 1.0

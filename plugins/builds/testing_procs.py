@@ -79,6 +79,19 @@ class Consumer:
         return None
 
 
+class Consumers:
+    """Starts consumer processes (called like ``Consumer``) that all report to ``sink``."""
+
+    def __init__(self) -> None:
+        self.started: list[Consumer] = []
+        self.sink: queue_module.Queue[Any] = queue_module.Queue()
+
+    def __call__(self, mode: str, spec: dict[str, Any], visibility: float) -> Consumer:
+        """Start one consumer process."""
+        self.started.append(Consumer(mode, spec, visibility, self.sink))
+        return self.started[-1]
+
+
 def _new_item(n: int) -> QueueItem:
     import uuid
 
@@ -94,18 +107,11 @@ class QueueProcessContract:
     stress_kills: int = 6
 
     @pytest.fixture
-    def consumers(self) -> Iterator[Callable[..., Consumer]]:
+    def consumers(self) -> Iterator[Consumers]:
         """Start consumer processes; any left running are killed at the end."""
-        started: list[Consumer] = []
-        sink: queue_module.Queue[Any] = queue_module.Queue()
-
-        def start(mode: str, spec: dict[str, Any], visibility: float) -> Consumer:
-            started.append(Consumer(mode, spec, visibility, sink))
-            return started[-1]
-
-        start.sink = sink  # type: ignore[attr-defined]
+        start = Consumers()
         yield start
-        for consumer in started:
+        for consumer in start.started:
             if consumer.proc.poll() is None:
                 consumer.kill()
 
@@ -122,12 +128,12 @@ class QueueProcessContract:
         self,
         real_queue: QueueBackend,
         queue_process_spec: dict[str, Any],
-        consumers: Callable[..., Consumer],
+        consumers: Consumers,
     ) -> None:
         """Two processes draining at once: no item leased by both, each acked exactly once."""
         ids = {real_queue.enqueue(_new_item(n))[0].id for n in range(1000)}
         procs = [consumers("drain", queue_process_spec, 3600.0) for _ in range(2)]
-        sink = consumers.sink  # type: ignore[attr-defined]
+        sink = consumers.sink
         assert [sink.get(timeout=60)[1] for _ in procs] == ["R", "R"]
         for proc in procs:  # both are connected and waiting: start them together
             assert proc.proc.stdin is not None
@@ -150,7 +156,7 @@ class QueueProcessContract:
         self,
         queue_backend_factory: Callable[[Callable[[], float]], QueueBackend],
         queue_process_spec: dict[str, Any],
-        consumers: Callable[..., Consumer],
+        consumers: Consumers,
     ) -> None:
         """SIGKILL a process holding a lease: nobody gets the item while the lease holds; after
         its visibility timeout the item is delivered again (second attempt)."""
@@ -161,7 +167,7 @@ class QueueProcessContract:
         try:
             item, _ = handle.enqueue(_new_item(0))
             holder = consumers("hold", queue_process_spec, HOLD_VISIBILITY)
-            sink = consumers.sink  # type: ignore[attr-defined]
+            sink = consumers.sink
             _proc, tag, held = sink.get(timeout=60)
             assert (tag, held) == ("L", item.id)
             holder.kill()
@@ -180,7 +186,7 @@ class QueueProcessContract:
         self,
         real_queue: QueueBackend,
         queue_process_spec: dict[str, Any],
-        consumers: Callable[..., Consumer],
+        consumers: Consumers,
     ) -> None:
         """``stress_items`` items, consumers SIGKILLed at random moments and replaced: at the end
         the queue is empty, every item was acked by someone (or by a killed consumer that died
@@ -188,7 +194,7 @@ class QueueProcessContract:
         rng = random.Random(13)
         ids = {real_queue.enqueue(_new_item(n))[0].id for n in range(self.stress_items)}
         assert len(ids) == self.stress_items
-        sink = consumers.sink  # type: ignore[attr-defined]
+        sink = consumers.sink
         live = [
             consumers("consume", queue_process_spec, STRESS_VISIBILITY)
             for _ in range(self.stress_consumers)

@@ -8,6 +8,7 @@ export in this process (as a runner of the durable operation) and shows a progre
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -73,9 +74,8 @@ def adf(file: Path) -> None:
 def _follow(session_id: str) -> dict[str, Any]:
     session = sessions.get_session(session_id)
     total = len(session.tickets)
-    with click.progressbar(
-        length=total, label="Exporting", file=click.get_text_stream("stderr")
-    ) as bar:
+    # sys.stderr itself: click.get_text_stream is deprecated since Click 8.5 (gone in 9).
+    with click.progressbar(length=total, label="Exporting", file=sys.stderr) as bar:
         shown = 0
         while True:
             db.session.expire_all()

@@ -60,11 +60,13 @@ class JiraClient:
     # -- site and project ---------------------------------------------------------------------
     def myself(self) -> dict[str, Any]:
         """``GET /rest/api/3/myself``: the account the token belongs to."""
-        return self._json("GET", "/rest/api/3/myself")
+        body: dict[str, Any] = self._json("GET", "/rest/api/3/myself")
+        return body
 
     def project(self, key: str) -> dict[str, Any]:
         """``GET /rest/api/3/project/{key}`` (404: missing or not browsable)."""
-        return self._json("GET", f"/rest/api/3/project/{key}")
+        body: dict[str, Any] = self._json("GET", f"/rest/api/3/project/{key}")
+        return body
 
     def my_permissions(self, key: str, permissions: list[str]) -> dict[str, bool]:
         """``GET /rest/api/3/mypermissions``: ``{permission: havePermission}``."""
@@ -99,7 +101,7 @@ class JiraClient:
     def create_fields(self, key: str, issue_type_id: str) -> list[dict[str, Any]]:
         """The create screen of one issue type (paged createmeta)."""
         path = f"/rest/api/3/issue/createmeta/{key}/issuetypes/{issue_type_id}"
-        start, fields = 0, []
+        start, fields = 0, list[dict[str, Any]]()
         while True:
             body = self._json("GET", path, params={"startAt": start, "maxResults": 50})
             page = body.get("fields") or body.get("results") or []
@@ -142,10 +144,15 @@ class JiraClient:
         )
 
     # -- issues ---------------------------------------------------------------------------------
-    def create_issue(self, fields: dict[str, Any], properties: list[dict[str, Any]]) -> dict:
+    def create_issue(
+        self, fields: dict[str, Any], properties: list[dict[str, Any]]
+    ) -> dict[str, Any]:
         """``POST /rest/api/3/issue`` (never repeated after sending: the caller decides)."""
         body = {"fields": fields, "properties": properties}
-        return self._json("POST", "/rest/api/3/issue", json=body, idempotent=False)
+        created: dict[str, Any] = self._json(
+            "POST", "/rest/api/3/issue", json=body, idempotent=False
+        )
+        return created
 
     def find_by_label(self, project_key: str, label: str) -> list[dict[str, Any]]:
         """Issues carrying ``label``, with their export property (``search/jql``)."""

@@ -47,35 +47,66 @@ def make_client(session: ExportSession) -> JiraClient:
     cfg = jira_config(session.project_id)
     factory = progress.extension().get("client_factory")
     if factory is not None:
-        return factory(cfg)
+        client: JiraClient = factory(cfg)
+        return client
     return JiraClient(cfg, build_http(cfg))
 
 
-class Exporter:
-    """One attempt at exporting one session."""
+class Attempt:
+    """One attempt at exporting one session, as far as recording its failure goes: all that
+    runs when no Jira client could be built (:meth:`fail` reads neither client nor settings)."""
 
-    def __init__(
-        self, ctx: OperationContext, session: ExportSession, client: JiraClient | None
-    ) -> None:
+    def __init__(self, ctx: OperationContext, session: ExportSession) -> None:
         self.ctx = ctx
         self.session = session
-        self.client: JiraClient = client  # type: ignore[assignment]  # None: only fail() runs
-        # As for client: without one only fail() runs, and it never reads cfg.
-        self.cfg = client.config if client is not None else None  # type: ignore[assignment]
-        ext = progress.extension()
-        self.sleep = ext.get("sleep", time.sleep)
-        if client is not None:
-            self.pacer = Pacer(self.cfg.pacing, self.cfg.pacing_seconds, self.sleep)
         self.checkpoint: dict[str, Any] = dict(ctx.checkpoint)
         self.checkpoint.setdefault("links", [])
         self.current: Ticket | None = None
         self.started = time.monotonic()
-        self.meta: ProjectMeta | None = None
 
-    # -- bookkeeping ------------------------------------------------------------------------
     def _save(self) -> None:
         self.ctx.save_checkpoint(self.checkpoint)  # commits the session's changes with it
 
+    def fail(self, stop: HardStop) -> None:
+        """Record the hard stop on the session and tell the listeners."""
+        db.session.rollback()
+        session = self.session
+        tickets = sessions.dependency_order(sessions.tickets_of(session))
+        current = self.current or next((t for t in tickets if not t.jira_ticket_key), None)
+        if current is not None and not current.jira_ticket_key:
+            current.jira_export_status = "failed"
+        session.status = "export_failed"
+        session.export_failed_at = now()
+        session.first_error_at = session.first_error_at or session.export_failed_at
+        session.failed_at_ticket_order = current.order if current is not None else None
+        session.error_category = stop.category
+        session.error_message = stop.message
+        session.recovery_actions = [a.replace("{session_id}", session.id) for a in stop.actions]
+        session.last_task_id = self.ctx.id
+        session.export_task_id = None
+        session.processing_seconds = float(session.processing_seconds or 0) + (
+            time.monotonic() - self.started
+        )
+        self._save()
+        retry = session.export_retry_count < MAX_RETRIES
+        message = progress.failed_message(
+            session.id, session.failed_at_ticket_order, stop.category, retry, stop.message
+        )
+        progress.publish(session.id, message, self.ctx.project)
+
+
+class Exporter(Attempt):
+    """One attempt at exporting one session with a Jira client."""
+
+    def __init__(self, ctx: OperationContext, session: ExportSession, client: JiraClient) -> None:
+        super().__init__(ctx, session)
+        self.client = client
+        self.cfg = client.config
+        self.sleep = progress.extension().get("sleep", time.sleep)
+        self.pacer = Pacer(self.cfg.pacing, self.cfg.pacing_seconds, self.sleep)
+        self.meta: ProjectMeta | None = None
+
+    # -- bookkeeping ------------------------------------------------------------------------
     def _publish_progress(self, tickets: list[Ticket], stage: str) -> None:
         done = sum(1 for t in tickets if t.jira_ticket_key)
         self.session.current_ticket_title = (
@@ -348,33 +379,6 @@ class Exporter:
         progress.publish(session.id, message, self.ctx.project)
         return {k: v for k, v in message.items() if k != "type"}
 
-    def fail(self, stop: HardStop) -> None:
-        """Record the hard stop on the session and tell the listeners."""
-        db.session.rollback()
-        session = self.session
-        tickets = sessions.dependency_order(sessions.tickets_of(session))
-        current = self.current or next((t for t in tickets if not t.jira_ticket_key), None)
-        if current is not None and not current.jira_ticket_key:
-            current.jira_export_status = "failed"
-        session.status = "export_failed"
-        session.export_failed_at = now()
-        session.first_error_at = session.first_error_at or session.export_failed_at
-        session.failed_at_ticket_order = current.order if current is not None else None
-        session.error_category = stop.category
-        session.error_message = stop.message
-        session.recovery_actions = [a.replace("{session_id}", session.id) for a in stop.actions]
-        session.last_task_id = self.ctx.id
-        session.export_task_id = None
-        session.processing_seconds = float(session.processing_seconds or 0) + (
-            time.monotonic() - self.started
-        )
-        self._save()
-        retry = session.export_retry_count < MAX_RETRIES
-        message = progress.failed_message(
-            session.id, session.failed_at_ticket_order, stop.category, retry, stop.message
-        )
-        progress.publish(session.id, message, self.ctx.project)
-
 
 def export_operation(ctx: OperationContext) -> dict[str, Any]:
     """The ``jira.export`` handler: export (or resume) ``params.session_id``."""
@@ -390,9 +394,9 @@ def export_operation(ctx: OperationContext) -> dict[str, Any]:
         client = make_client(session)
     except JunctionError as exc:
         stop = HardStop("user_fixable", exc.detail, [*stop.actions, "Retry the export"])
-    exporter = Exporter(ctx, session, client)
+    exporter = Attempt(ctx, session) if client is None else Exporter(ctx, session, client)
     try:
-        if client is None:
+        if not isinstance(exporter, Exporter):
             raise stop
         return exporter.run()
     except (LeaseLost, OperationCancelled):
@@ -414,5 +418,6 @@ def export_operation(ctx: OperationContext) -> dict[str, Any]:
     ) from stop
 
 
-# app.operations reads this attribute of the handler function as its retry budget.
+# app.operations reads this attribute of the handler function as its retry budget (a function
+# has no typed attributes).
 export_operation.max_attempts = 20  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.db import TimestampMixin, UTCDateTime, db
+from app.db import Model, TimestampMixin, UTCDateTime
 
 SESSION_STATUSES = ("draft", "exporting", "completed", "export_failed")
 TICKET_STATUSES = ("pending", "exported", "failed", "skipped")
@@ -25,7 +25,7 @@ def new_uuid() -> str:
     return str(uuid.uuid4())
 
 
-class ExportSession(TimestampMixin, db.Model):
+class ExportSession(TimestampMixin, Model):
     """A set of tickets exported to one Jira project together."""
 
     __tablename__ = "jira_sessions"
@@ -65,7 +65,7 @@ class ExportSession(TimestampMixin, db.Model):
     )
 
 
-class Ticket(TimestampMixin, db.Model):
+class Ticket(TimestampMixin, Model):
     """One ticket to become one Jira issue."""
 
     __tablename__ = "jira_tickets"

@@ -26,7 +26,8 @@ def channel(session_id: str) -> str:
 
 def extension() -> dict[str, Any]:
     """The plugin's per-app hooks for tests (``client_factory``, ``sleep``, ``clock``...)."""
-    return current_app.extensions.setdefault("jira", {})
+    hooks: dict[str, Any] = current_app.extensions.setdefault("jira", {})
+    return hooks
 
 
 def estimate_minutes(tickets: int, links: int, per_ticket: float) -> int:

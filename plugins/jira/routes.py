@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 from flask import Blueprint as FlaskBlueprint
@@ -206,9 +207,9 @@ def put_attachment(files: dict[str, Any], session_id: str, ticket_id: str) -> di
     attachments.store(
         ticket,
         folder,
-        upload.filename if upload is not None else "",
-        # No upload: the filename is empty and store() refuses it before reading a stream.
-        upload.stream if upload is not None else None,  # type: ignore[arg-type]
+        (upload.filename or "") if upload is not None else "",
+        # No upload: the filename is empty and store() refuses it before reading the stream.
+        upload.stream if upload is not None else io.BytesIO(),
         int(cfg.get("attachment_max_bytes") or 1),
     )
     db.session.commit()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import marshmallow as ma
 from marshmallow import validate
 
@@ -136,7 +138,7 @@ class JiraSessionCreateSchema(ma.Schema):
     )
 
     @ma.validates_schema
-    def _features_need_project(self, data: dict, **kwargs: object) -> None:
+    def _features_need_project(self, data: dict[str, Any], **kwargs: object) -> None:
         if ("feature_ids" in data or data.get("from_features")) and not data.get("project_name"):
             raise ma.ValidationError(
                 "Give project_name to build tickets from features.", "project_name"

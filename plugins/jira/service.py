@@ -239,7 +239,7 @@ def export_results(session_id: str) -> dict[str, Any]:
     fixes = []
     by_id = {t.id: t for t in tickets}
     for fix in session.manual_fixes or []:
-        ticket = by_id.get(fix.get("ticket_id"))
+        ticket = by_id.get(fix.get("ticket_id") or "")
         fixes.append(
             {
                 "jira_key": fix.get("jira_key") or (ticket.jira_ticket_key if ticket else None),

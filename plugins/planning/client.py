@@ -214,11 +214,13 @@ class PlaneClient:
 
     def me(self) -> dict[str, Any]:
         """The key's user: the cheapest check that the key is valid."""
-        return self.http.get("/api/v1/users/me/").json()
+        user: dict[str, Any] = self.http.get("/api/v1/users/me/").json()
+        return user
 
     def project(self) -> dict[str, Any]:
         """The project (name, identifier, cycle_view, module_view...)."""
-        return self.http.get(f"{self.base}/").json()
+        project: dict[str, Any] = self.http.get(f"{self.base}/").json()
+        return project
 
     def instance_version(self) -> str | None:
         """Plane's version from ``/api/instances/`` when the instance exposes it."""
@@ -235,7 +237,9 @@ class PlaneClient:
 
     def cycle(self, cycle_id: str, bucket: str | None = None) -> dict[str, Any]:
         """One cycle."""
-        return self.http.get(f"{self.base}/cycles/{plane_id(cycle_id)}/", bucket=bucket).json()
+        path = f"{self.base}/cycles/{plane_id(cycle_id)}/"
+        cycle: dict[str, Any] = self.http.get(path, bucket=bucket).json()
+        return cycle
 
     def cycle_work_items(
         self,
@@ -295,9 +299,9 @@ class PlaneClient:
 
     def module(self, module_id: str) -> dict[str, Any]:
         """One module (name, ``external_source``, ``external_id``...)."""
-        return self.http.get(
-            f"{self.base}/modules/{plane_id(module_id, 'module_id')}/", bucket="import"
-        ).json()
+        path = f"{self.base}/modules/{plane_id(module_id, 'module_id')}/"
+        module: dict[str, Any] = self.http.get(path, bucket="import").json()
+        return module
 
     def create_module(self, name: str, description: str, external_id: str) -> tuple[str, bool, str]:
         """Create (or find our own) module; ``(id, created, its name in Plane)``.

@@ -89,6 +89,7 @@ def _apply(
             for feature in db.session.scalars(
                 sa.select(Feature).where(Feature.planning_work_item_id.in_(lookup))
             )
+            if feature.planning_work_item_id is not None  # always, given the IN
         }
         if lookup
         else {}

@@ -136,7 +136,11 @@ def feature_fields(
         "acceptance_criteria": criteria,
         "passes": group == "completed",
         "in_progress": group == "started",
-        "dependencies": [feature_ids[parent_id]] if parent_id in feature_ids else [],
+        "dependencies": (
+            [feature_ids[parent_id]]
+            if isinstance(parent_id, str) and parent_id in feature_ids
+            else []
+        ),
         "planning_work_item_id": str(item["id"]),
         "planning_updated_at": parse_datetime(item.get("updated_at")),
     }

@@ -8,10 +8,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import TimestampMixin, UTCDateTime, db
+from app.db import Model, TimestampMixin, UTCDateTime
 
 
-class SyncState(TimestampMixin, db.Model):
+class SyncState(TimestampMixin, Model):
     """Sync bookkeeping of one project: last poll, errors, webhooks, backoff."""
 
     __tablename__ = "planning_sync_state"
@@ -32,7 +32,7 @@ class SyncState(TimestampMixin, db.Model):
     cycle_name: Mapped[str | None] = mapped_column(sa.String(255))
 
 
-class WebhookSeen(db.Model):
+class WebhookSeen(Model):
     """When an event key was last processed, for the 5-second deduplication across workers.
 
     ``key`` is the SHA-256 (hex) of the full ``entity:action:id`` key: a fixed length whatever
@@ -45,7 +45,7 @@ class WebhookSeen(db.Model):
     last_seen_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
 
 
-class WebhookDelivery(db.Model):
+class WebhookDelivery(Model):
     """A delivery already received, by Plane's ``X-Plane-Delivery`` id, kept for 24 hours.
 
     A replayed delivery (same id) is answered ``deduped`` instead of being processed again;
@@ -58,7 +58,7 @@ class WebhookDelivery(db.Model):
     received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
 
 
-class SprintCompletion(TimestampMixin, db.Model):
+class SprintCompletion(TimestampMixin, Model):
     """A completed sprint: what was written where, so a second call repeats nothing."""
 
     __tablename__ = "planning_sprint_completions"

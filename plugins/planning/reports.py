@@ -11,7 +11,7 @@ from app.db import db
 from app.domain.models import Feature, Project, TestRun
 
 
-def _features_query(project: Project, all_features: bool) -> sa.Select[Any]:
+def _features_query(project: Project, all_features: bool) -> sa.Select[int, str]:
     query = sa.select(Feature.id, Feature.name).where(Feature.project_id == project.id)
     if not all_features:
         query = query.where(Feature.planning_work_item_id.is_not(None))

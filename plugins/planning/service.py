@@ -43,7 +43,8 @@ IMPORT_KIND = "planning.import_cycle"
 
 def extension() -> dict[str, Any]:
     """The plugin's per-app state (``app.extensions["planning"]``)."""
-    return current_app.extensions.setdefault(EXTENSION, {})
+    state: dict[str, Any] = current_app.extensions.setdefault(EXTENSION, {})
+    return state
 
 
 def client_factory() -> Callable[[PlaneConfig], PlaneClient]:

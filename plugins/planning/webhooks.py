@@ -22,9 +22,10 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import Headers
 
 from app import events, operations
-from app.db import db
+from app.db import db, rowcount
 from app.domain import Project
 from app.errors import BadRequest, Forbidden, JunctionError
 from app.jsonparse import parse_json
@@ -148,7 +149,7 @@ def cycle_of(event: WebhookEvent) -> str | None:
 def receive(
     content_length: int | None,
     read_body: Callable[[], bytes],
-    headers: Mapping[str, str],
+    headers: Headers | Mapping[str, str],
     *,
     direct_loopback: bool,
 ) -> WebhookEvent:
@@ -212,11 +213,13 @@ def _seen_within(
     """
     table = key_column.table
     window_start = at - dt.timedelta(seconds=seconds)
-    updated = db.session.execute(
-        sa.update(table)
-        .where(key_column == key, time_column < window_start)
-        .values({time_column.name: at})
-    ).rowcount
+    updated = rowcount(
+        db.session.execute(
+            sa.update(table)
+            .where(key_column == key, time_column < window_start)
+            .values({time_column.name: at})
+        )
+    )
     if updated:
         db.session.commit()
         return False
@@ -266,16 +269,20 @@ def prune(at: dt.datetime | None = None, *, force: bool = False) -> int:
         return 0
     state["webhooks_pruned_at"] = at
     deliveries, seen = WebhookDelivery.__table__, WebhookSeen.__table__
-    deleted = db.session.execute(
-        sa.delete(deliveries).where(
-            deliveries.c.received_at < at - dt.timedelta(seconds=DELIVERY_SECONDS)
+    deleted = rowcount(
+        db.session.execute(
+            sa.delete(deliveries).where(
+                deliveries.c.received_at < at - dt.timedelta(seconds=DELIVERY_SECONDS)
+            )
         )
-    ).rowcount
-    deleted += db.session.execute(
-        sa.delete(seen).where(
-            seen.c.last_seen_at < at - dt.timedelta(seconds=SEEN_RETENTION_SECONDS)
+    )
+    deleted += rowcount(
+        db.session.execute(
+            sa.delete(seen).where(
+                seen.c.last_seen_at < at - dt.timedelta(seconds=SEEN_RETENTION_SECONDS)
+            )
         )
-    ).rowcount
+    )
     db.session.commit()
     return deleted
 

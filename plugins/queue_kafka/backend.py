@@ -101,7 +101,8 @@ class KafkaQueue:
     # -- plumbing --------------------------------------------------------------------------
 
     def _ensure_topic(self, base: dict[str, Any]) -> int:
-        admin = AdminClient({**base, "logger": log})
+        # librdkafka's clients take a logging.Logger as "logger"; the stubs allow only scalars.
+        admin = AdminClient({**base, "logger": log})  # type: ignore[dict-item]
         topic = self.settings.topic
         found = admin.list_topics(topic=topic, timeout=self.timeout).topics.get(topic)
         if found is None or found.error is not None or not found.partitions:
@@ -150,16 +151,19 @@ class KafkaQueue:
             if time.monotonic() > deadline:
                 raise TimeoutError("the queue topic did not return our own record in time")
             # What is already fetched, else wait for the next message (returns on arrival).
-            batch = self._consumer.consume(1000, 0) or [self._consumer.poll(0.05)]
-            reseeked: set[int] = set()
+            # poll() may return None (skipped below); the stubs type the batch as consume()'s.
+            batch = self._consumer.consume(1000, 0) or [self._consumer.poll(0.05)]  # type: ignore[list-item]
+            reseeked: set[int | None] = set()
             for msg in batch:
                 if msg is None or msg.partition() in reseeked:
                     continue
                 if msg.error() is not None:
-                    if msg.error().code() == KafkaError._PARTITION_EOF:
+                    # error() returns the same object on each call: not None here.
+                    if msg.error().code() == KafkaError._PARTITION_EOF:  # type: ignore[union-attr]
                         continue
                     raise KafkaException(msg.error())
-                if not self._apply(msg.partition(), msg.offset(), msg.value()):
+                # A record (no error) always has a partition and an offset; the stubs allow None.
+                if not self._apply(msg.partition(), msg.offset(), msg.value()):  # type: ignore[arg-type]
                     reseeked.add(msg.partition())
 
     def _apply(self, partition: int, offset: int, value: bytes | None) -> bool:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import db
+from app.db import Model
 
 BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-class QueueRow(db.Model):
+class QueueRow(Model):
     """An item on the PostgreSQL build queue."""
 
     __tablename__ = "queue_postgres_items"
@@ -37,7 +37,7 @@ class QueueRow(db.Model):
     worker: Mapped[str | None] = mapped_column(sa.String(100))
 
 
-class QueueCounter(db.Model):
+class QueueCounter(Model):
     """Counters of the queue that outlive its items (``redeliveries``)."""
 
     __tablename__ = "queue_postgres_counters"

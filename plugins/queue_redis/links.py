@@ -36,7 +36,7 @@ def _fallback_options(socket_timeout: float) -> dict[str, Any]:
 def client_options(socket_timeout: float = SOCKET_TIMEOUT) -> dict[str, Any]:
     """Keyword arguments for ``redis.Redis.from_url``: a dead link is noticed in seconds."""
     try:
-        from app.redislink import client_options as core_options  # type: ignore[import-not-found]
+        from app.redislink import client_options as core_options
     except ImportError:
         return _fallback_options(socket_timeout)
     return core_options(socket_timeout=socket_timeout, health_check_interval=30)

@@ -7,10 +7,10 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import TimestampMixin, UTCDateTime, db
+from app.db import Model, TimestampMixin, UTCDateTime
 
 
-class Greeting(TimestampMixin, db.Model):
+class Greeting(TimestampMixin, Model):
     """A greeting someone asked for; the ``deliver`` job marks it delivered."""
 
     __tablename__ = "hello_greetings"

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from app import events, settings
 from app.api import paginate
-from app.db import db, utcnow
+from app.db import db, rowcount, utcnow
 from app.errors import NotFound, ValidationFailed, field_error
 from hello_plugin.models import Greeting
 
@@ -80,7 +80,7 @@ def deliver_pending(limit: int | None = None) -> int:
         .values(delivered_at=utcnow())
     )
     db.session.commit()
-    delivered = result.rowcount or 0
+    delivered = rowcount(result) or 0
     if delivered:
         events.publish(CHANNEL, "greeting.delivered", {"count": delivered})
     return delivered

@@ -148,3 +148,29 @@ def test_status_is_rate_limited_per_session_across_workers(
         interval=0.5,
         what="the status budget to refill",
     )
+
+
+def test_export_without_a_client_is_a_user_fixable_stop(env: Env) -> None:
+    """No client can be built when the export runs (the settings went away since it was
+    started): the failure is recorded without one, and the operation fails for good."""
+    from app.errors import BadRequest
+
+    sid = env.session(THREE)["id"]
+    assert env.post(f"/api/jira/export-session/{sid}").status_code == 202
+
+    def unconfigured(cfg: object) -> object:
+        raise BadRequest("Jira is not configured: set api_token.", code="JIRA_NOT_CONFIGURED")
+
+    env.app.extensions["jira"]["client_factory"] = unconfigured
+    env.run()
+    status = env.get(f"/api/jira/export-status/{sid}").get_json()
+    assert status["status"] == "failed", status
+    assert status["error_category"] == "user_fixable"
+    assert status["failed_at_ticket_order"] == 1
+    assert status["recovery_actions"] == ["Set the connection settings", "Retry the export"]
+    assert env.fake.issues("DEMO") == []
+    with env.app.app_context():
+        from app import operations
+
+        op = operations.get_operation(status["task_id"])
+        assert op.status == "failed" and op.attempts == 1

@@ -12,20 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from flask import Flask, current_app
 
-if TYPE_CHECKING:  # annotations only: the subsystems import this module, not the reverse
+if TYPE_CHECKING:  # annotations only; neither module imports this one
     from flask_smorest import Api
 
-    from app.events.hub import Hub
-    from app.idempotency import IdempotencyPolicy
-    from app.operations.runtime import Runtime
     from app.plugins import PluginRegistry
-    from app.scheduler.service import SchedulerService
 
 EXTENSION = "junction"
+T = TypeVar("T")
 
 
 @dataclass
@@ -42,11 +39,12 @@ class JunctionState:
     - ``settings_specs`` — declared settings namespaces (:mod:`app.settings`).
     - ``operation_handlers`` — durable operation kinds and their handlers (:mod:`app.operations`).
     - ``migration_locations`` — Alembic version folders: the core's, then each plugin's.
-    - ``events`` — the event hub of this process (:mod:`app.events`).
-    - ``scheduler`` — the scheduler service (:mod:`app.scheduler`).
-    - ``idempotency`` — the Idempotency-Key policy (:mod:`app.idempotency`; tests swap its clock).
-    - ``operations`` — the operations runtime (leases, runner threads).
     - ``secrets`` — the settings encryption of this app (:mod:`app.settings`).
+    - the per-app services of the subsystems, one per class, through :meth:`service` and
+      :meth:`set_service`: the event hub of this process (:mod:`app.events`), the scheduler
+      service (:mod:`app.scheduler`), the Idempotency-Key policy (:mod:`app.idempotency`) and
+      the operations runtime (:mod:`app.operations`). Keyed by class so this module needs none
+      of them: each subsystem imports this one, never the reverse.
     """
 
     instance_path: Path
@@ -57,11 +55,17 @@ class JunctionState:
     settings_specs: dict[str, Any] = field(default_factory=dict)
     operation_handlers: dict[str, Callable[..., Any]] = field(default_factory=dict)
     migration_locations: list[str] = field(default_factory=list)
-    events: Hub | None = None
-    scheduler: SchedulerService | None = None
-    idempotency: IdempotencyPolicy | None = None
-    operations: Runtime | None = None
     secrets: Any = None
+    services: dict[type[Any], Any] = field(default_factory=dict)
+
+    def service(self, kind: type[T]) -> T | None:
+        """The app's service of class ``kind``, ``None`` before its subsystem set it."""
+        return cast("T | None", self.services.get(kind))
+
+    def set_service(self, kind: type[T], value: T) -> T:
+        """Make ``value`` the app's service of class ``kind``; return it."""
+        self.services[kind] = value
+        return value
 
     def ready_checks(self) -> dict[str, Callable[[], Any]]:
         """Core checks first, then each plugin's (named ``<plugin>.<check>``)."""

@@ -19,6 +19,7 @@ from app.db import db, utcnow
 from app.domain.models import Feature, Project, TestRun
 from app.events.log import Event, head_id
 from app.operations.models import FAILED, STATUSES, UNFINISHED, Operation
+from app.scheduler.service import SchedulerService
 from app.state import junction_state
 
 RECENT = 20
@@ -53,7 +54,7 @@ def plugins() -> list[dict[str, Any]]:
 
 def scheduler() -> dict[str, Any]:
     """This process's scheduler role and who leads the deployment, as far as can be seen."""
-    service = junction_state().scheduler
+    service = junction_state().service(SchedulerService)
     role = service.role() if service is not None else "off"
     return {"role": role, "pid": os.getpid(), "leader": leader()}
 

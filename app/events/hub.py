@@ -359,9 +359,9 @@ def get_hub(app: Flask | None = None) -> Hub:
     """The app's hub (made by :func:`init_app`, or on first use)."""
     app = app or current_app_object()
     state = junction_state(app)
-    hub = state.events
+    hub = state.service(Hub)
     if hub is None:
-        hub = state.events = Hub(app)
+        hub = state.set_service(Hub, Hub(app))
         _HUBS.add(hub)
     return hub
 

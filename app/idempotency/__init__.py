@@ -84,8 +84,9 @@ def cleanup_expired(now: dt.datetime | None = None) -> int:
 
 def init_app(app: Flask) -> None:
     """Set the policy from the configuration and register the cleanup job with the scheduler."""
-    junction_state(app).idempotency = IdempotencyPolicy(
-        ttl=dt.timedelta(seconds=app.config["JUNCTION_IDEMPOTENCY_TTL"])
+    junction_state(app).set_service(
+        IdempotencyPolicy,
+        IdempotencyPolicy(ttl=dt.timedelta(seconds=app.config["JUNCTION_IDEMPOTENCY_TTL"])),
     )
     scheduler.register_core_job(
         cleanup_expired, seconds=CLEANUP_INTERVAL_SECONDS, id="idempotency.cleanup"

@@ -56,6 +56,6 @@ class IdempotencyPolicy:
 
 def policy() -> IdempotencyPolicy:
     """The current app's policy (set by :func:`init_app` from ``JUNCTION_IDEMPOTENCY_TTL``)."""
-    found = junction_state().idempotency
+    found = junction_state().service(IdempotencyPolicy)
     assert found is not None, "create_app() sets the idempotency policy"
     return found

@@ -93,7 +93,9 @@ def init_app(app: Flask) -> None:
     from app.operations import routes
 
     state = app.extensions["junction"]
-    state.operations = Runtime(lease_seconds=float(app.config["JUNCTION_OPERATION_LEASE_SECONDS"]))
+    state.set_service(
+        Runtime, Runtime(lease_seconds=float(app.config["JUNCTION_OPERATION_LEASE_SECONDS"]))
+    )
 
     for plugin, declared in state.registry.call_each("junction_operations"):
         try:

@@ -231,6 +231,6 @@ def new_lease_token() -> str:
 
 def runtime(app: Flask | None = None) -> Runtime:
     """The operations runtime of ``app`` (default: the current app)."""
-    found = junction_state(app).operations
+    found = junction_state(app).service(Runtime)
     assert found is not None, "create_app() sets the operations runtime"
     return found

@@ -273,7 +273,7 @@ atexit.register(stop_all)
 
 def get_service(app: Flask | None = None) -> SchedulerService:
     """The scheduler service of ``app`` (default: the current app)."""
-    service = junction_state(app).scheduler
+    service = junction_state(app).service(SchedulerService)
     assert service is not None, "create_app() sets the scheduler service"
     return service
 
@@ -282,7 +282,7 @@ def is_leader(app: Flask | None = None) -> bool:
     """Whether this process leads the scheduler for ``app`` (default: the current app, or any
     app in this process outside an app context)."""
     if app is not None or has_app_context():
-        service = junction_state(app).scheduler
+        service = junction_state(app).service(SchedulerService)
         return bool(service and service.is_leader())
     return any(service.is_leader() for service in list(_LIVE))
 
@@ -321,7 +321,7 @@ def init_app(app: Flask) -> None:
     mode = app.config.get("JUNCTION_SCHEDULER") or "auto"
     participate, reason = participation(mode)
     service = SchedulerService(app, mode, reason)
-    junction_state(app).scheduler = service
+    junction_state(app).set_service(SchedulerService, service)
     service.plugin_jobs = collect_plugin_jobs(app)
     app.extensions["junction"].core_checks["scheduler"] = service.role
     if not participate:

@@ -18,7 +18,7 @@ from app import idempotency
 from app.db import db
 from app.domain.models import Project
 from app.hookspecs import hookimpl
-from app.idempotency import IdempotencyKey, idempotent
+from app.idempotency import IdempotencyKey, IdempotencyPolicy, idempotent
 
 # -- a test plugin with endpoints that count their executions -----------------------------------
 
@@ -151,7 +151,7 @@ def client(app):
 @pytest.fixture
 def clock(app) -> FakeClock:
     fake = FakeClock()
-    app.extensions["junction"].idempotency.clock = fake
+    app.extensions["junction"].service(IdempotencyPolicy).clock = fake
     return fake
 
 
@@ -443,7 +443,7 @@ def test_key_expires_after_the_ttl(make_app):
         {"JUNCTION_IDEMPOTENCY_TTL": 3600}, extra_plugins=[("idemtest", IdemTestPlugin())]
     )
     clock = FakeClock()
-    app.extensions["junction"].idempotency.clock = clock
+    app.extensions["junction"].service(IdempotencyPolicy).clock = clock
     client = app.test_client()
 
     assert post(client, "/api/idemtest/things", {"name": "a"}, "ttl").status_code == 201

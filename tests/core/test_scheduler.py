@@ -345,7 +345,7 @@ def test_two_apps_one_leader_runs_the_jobs_then_the_other_takes_over(make_app, t
         )
         service = SchedulerService(app, "on", "test", interval=0.05)
         service.plugin_jobs = scheduler.collect_plugin_jobs(app)
-        app.extensions["junction"].scheduler = service
+        app.extensions["junction"].set_service(SchedulerService, service)
         app.extensions["junction"].core_checks["scheduler"] = service.role
         return app, service
 

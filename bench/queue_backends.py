@@ -2,11 +2,13 @@
 
 For every backend available here: enqueue throughput, then lease+ack throughput with 1 and 4
 consumer processes, through the backend (``plugins.queue_*``) and through its raw client doing
-the same operations (redis-py ``LPUSH`` / ``LMOVE`` + ``LREM`` without pipelines; plain SQL
-``INSERT`` / ``UPDATE ... FOR UPDATE SKIP LOCKED`` / ``DELETE`` with psycopg). The ratio
-backend/raw is printed (goal >= 0.5). Then the time to lease from a large PostgreSQL queue
-(``--pg-large``, default 100,000 rows; ``--pg-large 1000000`` is the issue's size) against a
-small one.
+the same operations (redis-py ``LPUSH`` / ``LMOVE`` + ``LREM`` without pipelines, encoding the
+item as JSON and decoding it after ``LMOVE``; plain SQL ``INSERT`` / ``UPDATE ... FOR UPDATE
+SKIP LOCKED`` / ``DELETE`` with psycopg). Rounds alternate backend and raw client, and which of
+them goes first; rates are medians of the rounds, and the ratio backend/raw (goal >= 0.5) is the
+median of the rounds' ratios, each measured back to back, printed with them. Then the time to
+lease from a large PostgreSQL queue (``--pg-large``, default 100,000 rows; ``--pg-large
+1000000`` is the issue's size) against a small one.
 
     .venv/bin/python bench/queue_backends.py                    # every backend available
     .venv/bin/python bench/queue_backends.py --backends redis --items 5000
@@ -81,7 +83,11 @@ class BackendOps:
 
 class RawRedis:
     """redis-py with no pipelines: ``LPUSH`` the item, ``LMOVE`` it into a processing list,
-    ``LREM`` it from there to ack (the classic reliable-queue pattern)."""
+    ``LREM`` it from there to ack (the classic reliable-queue pattern).
+
+    It does what the backend's caller gets done, no more: the item is encoded (its fields as
+    JSON, the quickest way) before ``LPUSH`` and decoded into a :class:`QueueItem` after
+    ``LMOVE``, as a worker needs it."""
 
     def __init__(self, url: str, prefix: str) -> None:
         import redis
@@ -91,13 +97,14 @@ class RawRedis:
 
     def enqueue(self, n: int) -> None:
         """Add one item."""
-        self.client.lpush(self.ready, json.dumps(new_item(n).as_dict()))
+        self.client.lpush(self.ready, json.dumps(vars(new_item(n))))
 
     def lease_ack(self) -> bool:
-        """Move one item to processing and remove it there."""
+        """Move one item to processing, decode it and remove it there."""
         body = self.client.lmove(self.ready, self.processing, "RIGHT", "LEFT")
         if body is None:
             return False
+        QueueItem(**json.loads(body))
         return bool(self.client.lrem(self.processing, 1, body))
 
 
@@ -367,8 +374,10 @@ def run(bench: Bench, items: int, consumer_counts: list[int], repeat: int) -> No
         print(f"  skipped: {type(exc).__name__}: {exc}")
         return
     try:
-        # Rounds alternate backend and raw client; each figure is the median of its rounds,
-        # so a burst of load from elsewhere on the machine hits both sides alike.
+        # Rounds alternate backend and raw client, and which of them goes first; each rate is
+        # the median of its rounds and the ratio the median of the rounds' ratios (each pair
+        # measured back to back), so a burst of load from elsewhere on the machine (or a server
+        # warming up) hits both sides of a ratio alike.
         samples: dict[str, tuple[list[float], list[float]]] = {}
 
         def note(label: str, ours: float, raw: float | None) -> None:
@@ -377,28 +386,35 @@ def run(bench: Bench, items: int, consumer_counts: list[int], repeat: int) -> No
             if raw is not None:
                 theirs.append(raw)
 
-        for _ in range(repeat):
-            ours = enqueue_rate(backend_spec, items)
-            raw = enqueue_rate(raw_spec, items) if raw_spec else None
-            note("enqueue, 1 client", ours, raw)
+        def both(measure: Any, round_: int) -> tuple[float, float | None]:
+            if raw_spec is None:
+                return measure(backend_spec), None
+            if round_ % 2:
+                raw = measure(raw_spec)
+                return measure(backend_spec), raw
+            ours = measure(backend_spec)
+            return ours, measure(raw_spec)
+
+        for round_ in range(repeat):
+            note("enqueue, 1 client", *both(lambda s: enqueue_rate(s, items), round_))
             for n, consumers in enumerate(consumer_counts):
                 if n:  # the first round drains what the enqueue round put there
-                    enqueue_rate(backend_spec, items)
-                    if raw_spec:
-                        enqueue_rate(raw_spec, items)
-                ours = lease_ack_rate(backend_spec, consumers, items)
-                raw = lease_ack_rate(raw_spec, consumers, items) if raw_spec else None
+                    both(lambda s: enqueue_rate(s, items), round_)
+                ours, raw = both(lambda s, c=consumers: lease_ack_rate(s, c, items), round_)
                 plural = "es" if consumers > 1 else ""
                 note(f"lease+ack, {consumers} process{plural}", ours, raw)
-        rows = [
-            (label, statistics.median(m), statistics.median(t) if t else None)
-            for label, (m, t) in samples.items()
-        ]
-        print(f"  {'operation':<26}{'backend/s':>12}{'raw/s':>12}{'ratio':>8}")
-        for label, ours, raw in rows:
-            ratio = f"{ours / raw:.2f}" if raw else "-"
-            raw_text = f"{raw:,.0f}" if raw else "-"
-            print(f"  {label:<26}{ours:>12,.0f}{raw_text:>12}{ratio:>8}")
+        print(f"  {'operation':<26}{'backend/s':>12}{'raw/s':>12}{'ratio':>8}   ratio per round")
+        for label, (mine, theirs) in samples.items():
+            ours = statistics.median(mine)
+            if not theirs:
+                print(f"  {label:<26}{ours:>12,.0f}{'-':>12}{'-':>8}")
+                continue
+            ratios = [m / t for m, t in zip(mine, theirs, strict=True)]
+            rounds = " ".join(f"{r:.2f}" for r in ratios)
+            print(
+                f"  {label:<26}{ours:>12,.0f}{statistics.median(theirs):>12,.0f}"
+                f"{statistics.median(ratios):>8.2f}   {rounds}"
+            )
         bench.extra()
     finally:
         context.__exit__(None, None, None)
@@ -421,14 +437,14 @@ def main() -> None:
         default=os.environ.get("JUNCTION_TEST_DATABASE_URL")
         or "postgresql://postgres@127.0.0.1:5432/postgres",
     )
-    parser.add_argument("--repeat", type=int, default=3, help="alternating rounds (median)")
+    parser.add_argument("--repeat", type=int, default=5, help="alternating rounds (median)")
     parser.add_argument("--pg-large", type=int, default=100_000, help="rows of the large queue")
     parser.add_argument("--pg-samples", type=int, default=200, help="leases timed per size")
     args = parser.parse_args()
     counts = [int(c) for c in args.consumers.split(",")]
     print(
-        f"{args.items} items per round, median of {args.repeat} alternating rounds; "
-        f"consumers {counts}; ratio = backend / raw client"
+        f"{args.items} items per round, medians of {args.repeat} alternating rounds; "
+        f"consumers {counts}; ratio = backend / raw client, median of the rounds' ratios"
     )
     for name in args.backends.split(","):
         run(BENCHES[name](args), args.items, counts, args.repeat)

@@ -10,7 +10,7 @@ from typing import Any
 
 from app.hookspecs import hookimpl
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 @hookimpl

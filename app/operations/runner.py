@@ -248,17 +248,31 @@ def runner_job() -> int:
     kinds = list(handlers(app))
     with rt.lock:
         rt.threads[:] = [thread for thread in rt.threads if thread.is_alive()]
-        if len(rt.threads) >= rt.runner_threads or not has_due(kinds, rt):
+        if len(rt.threads) >= rt.runner_threads:
+            rt.kicked = True  # a busy runner looks again before it exits
             return 0
-        thread = threading.Thread(target=_drain, args=(app,), name="operations-runner", daemon=True)
+        if not has_due(kinds, rt):
+            return 0
+        thread = threading.Thread(
+            target=_drain, args=(app, rt), name="operations-runner", daemon=True
+        )
         rt.threads.append(thread)
         thread.start()
     return 1
 
 
-def _drain(app: Flask) -> None:
+def _drain(app: Flask, rt: Runtime) -> None:
     with app.app_context():
-        try:
-            run_pending()
-        except Exception:
-            log.exception("operations runner thread failed")
+        while True:
+            try:
+                run_pending()
+            except Exception:
+                log.exception("operations runner thread failed")
+            with rt.lock:
+                # Leave only when nobody handed work over since this thread last looked;
+                # deciding under the lock runner_job takes means no hand-over falls between.
+                if not rt.kicked:
+                    if threading.current_thread() in rt.threads:
+                        rt.threads.remove(threading.current_thread())
+                    return
+                rt.kicked = False

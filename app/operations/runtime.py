@@ -175,6 +175,10 @@ class Runtime:
     lease_margin: float | None = None
     threads: list[threading.Thread] = field(default_factory=list, repr=False)
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Set (under ``lock``) when work was handed over while every runner thread was busy: the
+    # first thread to run out of work looks again instead of exiting, so work submitted just
+    # as a runner found nothing due is not left to the scheduler's next tick.
+    kicked: bool = field(default=False, repr=False)
     # Bumped (and waiters woken) whenever a runner of this process records an outcome, so a
     # request waiting for its operation answers at once instead of at its next poll.
     settled: threading.Condition = field(default_factory=threading.Condition, repr=False)

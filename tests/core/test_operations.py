@@ -730,6 +730,38 @@ def test_a_waiting_request_is_woken_when_this_process_records_the_outcome(app):
         assert ops.runtime().settled_count > seen
 
 
+def test_work_handed_over_as_the_busy_runner_finds_nothing_due_is_still_run(app, monkeypatch):
+    """The hand-over race: the only runner thread has just found nothing due and is about to
+    exit when another operation is submitted; ``runner_job`` sees it alive and starts no
+    thread. The thread must look again instead of leaving the work to the scheduler's next
+    tick (there is no scheduler here, so without the second look it would never run)."""
+    in_window, go = threading.Event(), threading.Event()
+    real_claim = runner.claim_next
+    paused = []
+
+    def claim_next(kinds: list[str]) -> Any:
+        found = real_claim(kinds)
+        if found is None and not paused:
+            paused.append(True)
+            in_window.set()  # the thread found nothing due: hold it just before it exits
+            go.wait(30)
+        return found
+
+    monkeypatch.setattr(runner, "claim_next", claim_next)
+    with app.app_context():
+        ops.register_handler("t.handover", lambda c: "done")
+        ops.runtime().runner_threads = 1
+        first = ops.submit("t.handover", {})
+        assert ops.runner_job() == 1
+        assert in_window.wait(30)
+        second = ops.submit("t.handover", {})
+        assert ops.runner_job() == 0  # the one runner thread is still alive
+        go.set()
+        assert ops.wait_for(first.id, timeout=20).status == "succeeded"
+        assert ops.wait_for(second.id, timeout=20).status == "succeeded"
+        wait_until(lambda: not ops.runtime().threads, what="the runner thread left")
+
+
 def test_the_runner_is_registered_as_a_core_scheduler_job(app):
     from app import scheduler
 

@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from app.api import raw_body
 from app.events import stream_refusal
 from app.idempotency import idempotent
-from plugins.builds import config, hints, history, logs, logtail, plans, queue, status, trigger
+from plugins.builds import config_view, hints, history, logs, logtail, plans, queue, status, trigger
 from plugins.builds import schemas as s
 from plugins.builds import schemas_content as sc
 from plugins.builds.tokens import session_cookie, worker_only
@@ -59,7 +59,7 @@ def health() -> dict[str, Any]:
 @blp.response(200, s.BuildsConfigSchema)
 def get_config() -> dict[str, Any]:
     """Strategy, targets, index settings, queue backend, database: sanitised."""
-    return config.public_config()
+    return config_view.public_config()
 
 
 # -- events --------------------------------------------------------------------------------------

@@ -61,8 +61,9 @@ def junction_operations() -> Mapping[str, Callable[..., Any]]:
     from plugins.agents import processes
     from plugins.agents.execution import run_operation
     from plugins.agents.runs import KIND
+    from plugins.agents.supervisor import process_operation
 
-    return {KIND: run_operation, processes.KIND: processes.process_operation}
+    return {KIND: run_operation, processes.KIND: process_operation}
 
 
 @hookimpl

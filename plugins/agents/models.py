@@ -176,6 +176,7 @@ P_STOPPED, P_STARTING, P_RUNNING, P_FINISHING, P_STOPPING = (
 )
 PROCESS_STATUSES = (P_STOPPED, P_STARTING, P_RUNNING, P_FINISHING, P_STOPPING)
 WANT_RUNNING, WANT_SOFT_STOP, WANT_STOPPED = "running", "soft_stop", "stopped"
+OUTPUT_LINES = 100  # the last output lines of an agent that its process row keeps
 
 
 class AgentProcess(Model):

@@ -14,7 +14,7 @@ from flask_smorest import Blueprint
 from app.domain.schemas import PROJECT_NAME_PARAMETER
 from app.idempotency import idempotent
 from plugins.agents import processes
-from plugins.agents.models import PROCESS_STATUSES
+from plugins.agents.models import OUTPUT_LINES, PROCESS_STATUSES
 
 process_blp = Blueprint(
     "agents_projects",
@@ -44,9 +44,9 @@ class AgentStatusQuerySchema(ma.Schema):
     """``?lines=N``: how many of the last output lines to show."""
 
     lines = ma.fields.Integer(
-        load_default=processes.OUTPUT_LINES,
-        validate=ma.validate.Range(min=0, max=processes.OUTPUT_LINES),
-        metadata={"description": f"Last output lines to return (0..{processes.OUTPUT_LINES})."},
+        load_default=OUTPUT_LINES,
+        validate=ma.validate.Range(min=0, max=OUTPUT_LINES),
+        metadata={"description": f"Last output lines to return (0..{OUTPUT_LINES})."},
     )
 
 

@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import logging
 import shlex
-import sys
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from app import operations as ops
-from app import settings
 from app.db import db, rowcount
 from app.domain import require_project
 from app.errors import Conflict
 from app.operations import runtime
-from plugins.agents.config import NAMESPACE
+from plugins.agents.agent_command import command_for
 from plugins.agents.models import (
     P_FINISHING,
     P_RUNNING,
@@ -43,29 +40,11 @@ log = logging.getLogger(__name__)
 KIND = "agents.process"
 TABLE = AgentProcess.__table__
 ALIVE = (P_STARTING, P_RUNNING, P_FINISHING, P_STOPPING)
-OUTPUT_LINES = 100  # kept per agent (the supervisor keeps the same number)
 
 
 def dedupe_key(project: str) -> str:
     """At most one unfinished process operation per project."""
     return f"agents:process:{project}"
-
-
-def default_command(project: str) -> list[str]:
-    """Junction's reference orchestrator for ``project`` (the ``junction`` console script
-    beside this interpreter)."""
-    script = Path(sys.executable).with_name("junction")
-    return [str(script), "agents", "orchestrate", project]
-
-
-def command_for(project: str) -> list[str]:
-    """The project's agent command (setting ``agents.agent_command``) as an argv.
-
-    Split like a shell would but run without one: the pid we signal must be the agent
-    itself, not a shell that would die of the SIGUSR1 meant for it.
-    """
-    configured = settings.get(NAMESPACE, "agent_command", project) or ""
-    return shlex.split(configured) if configured.strip() else default_command(project)
 
 
 def _row(project: str) -> AgentProcess:
@@ -197,15 +176,3 @@ def stop(project_name: str) -> dict[str, Any]:
             _cas(project.name, ALIVE, status=P_STOPPED, stopped_at=runtime().now(), pid=None)
     row = _row(project.name)
     return {"success": True, "status": row.status, "message": "Agent stopping", **view(row)}
-
-
-def process_operation(ctx: ops.OperationContext) -> dict[str, Any]:
-    """The ``agents.process`` handler (see :mod:`plugins.agents.supervisor`)."""
-    from plugins.agents.supervisor import supervise
-
-    return supervise(ctx, str(ctx.params["project"]))
-
-
-# A long-lived supervisor is taken over after each crash of its runner; give it room.
-# (app.operations reads this attribute of the handler; a function has no typed attributes.)
-process_operation.max_attempts = 1000  # type: ignore[attr-defined]

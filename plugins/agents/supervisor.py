@@ -26,8 +26,10 @@ from app import settings
 from app.db import db
 from app.domain import require_project
 from app.operations import OperationContext, runtime
+from plugins.agents.agent_command import command_for
 from plugins.agents.config import NAMESPACE
 from plugins.agents.models import (
+    OUTPUT_LINES,
     P_FINISHING,
     P_RUNNING,
     P_STOPPED,
@@ -36,7 +38,6 @@ from plugins.agents.models import (
     WANT_STOPPED,
     AgentProcess,
 )
-from plugins.agents.processes import OUTPUT_LINES
 from plugins.agents.procs import die_with_parent, signal_group, signal_process, start_time
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,6 @@ def supervise(ctx: OperationContext, project: str) -> dict[str, Any]:
         _update(project, status=P_STOPPED, stopped_at=runtime().now(), pid=None)
         return {"project": project, "started": False}
     checkout = Path(require_project(project, field="project").path)
-    from plugins.agents.processes import command_for
-
     argv = command_for(project)
     grace = float(settings.get(NAMESPACE, "stop_grace", project) or 10)
     env = {**os.environ, "JUNCTION_AGENTS_PROJECT": project, "PYTHONUNBUFFERED": "1"}
@@ -113,6 +112,16 @@ def supervise(ctx: OperationContext, project: str) -> dict[str, Any]:
     _update(project, status=P_STOPPED, exit_code=code, stopped_at=runtime().now())
     log.info("agent of %s exited with %s", project, code)
     return {"project": project, "exit_code": code}
+
+
+def process_operation(ctx: OperationContext) -> dict[str, Any]:
+    """The ``agents.process`` handler: supervise the project's agent process."""
+    return supervise(ctx, str(ctx.params["project"]))
+
+
+# A long-lived supervisor is taken over after each crash of its runner; give it room.
+# (app.operations reads this attribute of the handler; a function has no typed attributes.)
+process_operation.max_attempts = 1000  # type: ignore[attr-defined]
 
 
 def _follow(

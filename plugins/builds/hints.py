@@ -14,7 +14,8 @@ import sqlalchemy as sa
 
 from app.db import db
 from app.errors import NotFound, ValidationFailed
-from plugins.builds.models import BuildEvent, BuildLog, Hint
+from plugins.builds.logstore import newest_log, text_of
+from plugins.builds.models import BuildEvent, Hint
 from plugins.builds.regexguard import UnsafePattern, check_pattern, search_lines
 
 RECIPE_MANAGERS = ("dnf", "apt")
@@ -116,15 +117,8 @@ def matching_ids(text: str) -> list[int]:
 def match_event(event: BuildEvent, log_text: str | None = None) -> list[int]:
     """Record on a failed event the hints matching its detail and its version's log."""
     if log_text is None:
-        from plugins.builds import logs  # logs import hints: late import, no circle
-
-        stored = db.session.scalar(
-            sa.select(BuildLog)
-            .where(BuildLog.name == event.name, BuildLog.version == event.version)
-            .order_by(BuildLog.timestamp.desc(), BuildLog.id.desc())
-            .limit(1)
-        )
-        log_text = logs.text_of(stored) if stored is not None else ""
+        stored = newest_log(event.name, event.version)
+        log_text = text_of(stored) if stored is not None else ""
     ids = matching_ids("\n".join(filter(None, [event.detail, log_text])))
     if ids != list(event.matched_hint_ids or []):
         event.matched_hint_ids = ids

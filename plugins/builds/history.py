@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from app.api import paginate
 from app.db import db, is_sqlite, utcnow
 from app.errors import NotFound
-from plugins.builds import metrics
+from plugins.builds import hints, metrics
 from plugins.builds.models import BuildEvent, FailureCount
 from plugins.builds.names import FAILED_STATUSES, normalize_name, normalize_version
 
@@ -99,8 +99,6 @@ def ingest(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         )
     _count_failures([e for e in accepted if e.status in FAILED_STATUSES])
     db.session.commit()
-    from plugins.builds import hints  # hints read history: imported late, no circle
-
     for event in accepted:
         metrics.EVENTS.labels(status=event.status).inc()
         if event.status in FAILED_STATUSES:

@@ -17,8 +17,9 @@ import sqlalchemy as sa
 
 from app.db import db, is_sqlite, utcnow
 from app.errors import NotFound, ValidationFailed
-from plugins.builds import metrics
+from plugins.builds import hints, history, logtail, metrics
 from plugins.builds.config import option
+from plugins.builds.logstore import newest_log, text_of
 from plugins.builds.models import BuildLog
 from plugins.builds.names import FAILED_STATUSES, normalize_name, normalize_version
 
@@ -47,11 +48,6 @@ def limit_text(text: str, limit: int) -> tuple[str, bool]:
     return head.decode("utf-8", "ignore") + marker + tail.decode("utf-8", "ignore"), True
 
 
-def text_of(log: BuildLog) -> str:
-    """A stored log's text."""
-    return zlib.decompress(log.content).decode("utf-8", "replace")
-
-
 def _indexed_text(text: str) -> str:
     if len(text) <= INDEX_HEAD + INDEX_TAIL:
         return text
@@ -78,8 +74,6 @@ def store(body: Mapping[str, Any]) -> dict[str, Any]:
     db.session.commit()
     metrics.LOGS.inc()
     metrics.LOG_BYTES.inc(log.size_bytes)
-    from plugins.builds import hints, history, logtail
-
     latest = history.latest_event(name, version)
     if latest is not None and latest.status in FAILED_STATUSES:
         hints.match_event(latest, text)
@@ -124,12 +118,7 @@ def log_meta(log: BuildLog) -> dict[str, Any]:
 def latest_log(name: str, version: str) -> dict[str, Any]:
     """The newest log of ``name==version`` with its content; 404 when there is none."""
     name, version = normalize_name(name), normalize_version(version)
-    log = db.session.scalar(
-        sa.select(BuildLog)
-        .where(BuildLog.name == name, BuildLog.version == version)
-        .order_by(BuildLog.timestamp.desc(), BuildLog.id.desc())
-        .limit(1)
-    )
+    log = newest_log(name, version)
     if log is None:
         raise NotFound(f"No log for {name}=={version}.", code="BUILDS_LOG_NOT_FOUND")
     return {**log_meta(log), "content": text_of(log)}

@@ -16,35 +16,17 @@ Backends that cannot clear set ``supports_clear = False`` and raise ``ClearNotSu
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
-from plugins.builds.queue_base import ClearNotSupported, QueueBackend, QueueItem
+from plugins.builds.queue_base import ClearNotSupported, QueueBackend
+from plugins.builds.testing_fakes import ManualClock, make_item
 from plugins.builds.testing_procs import QueueProcessContract
 
+__all__ = ["ManualClock", "QueueBackendContract", "make_item"]
+
 VISIBILITY = 60.0
-
-
-class ManualClock:
-    """Wall-clock seconds that move only when a test advances them."""
-
-    def __init__(self, start: float = 1_900_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        """Move time forward."""
-        self.now += seconds
-
-
-def make_item(package: str = "numpy", version: str = "1.0", **extra: Any) -> QueueItem:
-    """A queue item with a fresh id."""
-    return QueueItem(id=uuid.uuid4().hex, package=package, version=version, **extra)
 
 
 class QueueBackendContract(QueueProcessContract):

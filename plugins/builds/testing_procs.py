@@ -23,7 +23,8 @@ from typing import Any
 
 import pytest
 
-from plugins.builds.queue_base import QueueBackend, QueueItem
+from plugins.builds.queue_base import QueueBackend
+from plugins.builds.testing_fakes import ManualClock, make_item
 
 ROOT = Path(__file__).resolve().parents[2]
 STRESS_VISIBILITY = 2.0
@@ -92,12 +93,6 @@ class Consumers:
         return self.started[-1]
 
 
-def _new_item(n: int) -> QueueItem:
-    import uuid
-
-    return QueueItem(id=uuid.uuid4().hex, package=f"p{n}", version="1.0")
-
-
 class QueueProcessContract:
     """Consumer processes: exclusive leases, redelivery after SIGKILL, random kills."""
 
@@ -131,7 +126,7 @@ class QueueProcessContract:
         consumers: Consumers,
     ) -> None:
         """Two processes draining at once: no item leased by both, each acked exactly once."""
-        ids = {real_queue.enqueue(_new_item(n))[0].id for n in range(1000)}
+        ids = {real_queue.enqueue(make_item(f"p{n}"))[0].id for n in range(1000)}
         procs = [consumers("drain", queue_process_spec, 3600.0) for _ in range(2)]
         sink = consumers.sink
         assert [sink.get(timeout=60)[1] for _ in procs] == ["R", "R"]
@@ -160,12 +155,10 @@ class QueueProcessContract:
     ) -> None:
         """SIGKILL a process holding a lease: nobody gets the item while the lease holds; after
         its visibility timeout the item is delivered again (second attempt)."""
-        from plugins.builds.testing import ManualClock
-
         clock = ManualClock(time.time())
         handle = queue_backend_factory(clock)
         try:
-            item, _ = handle.enqueue(_new_item(0))
+            item, _ = handle.enqueue(make_item("p0"))
             holder = consumers("hold", queue_process_spec, HOLD_VISIBILITY)
             sink = consumers.sink
             _proc, tag, held = sink.get(timeout=60)
@@ -192,7 +185,7 @@ class QueueProcessContract:
         the queue is empty, every item was acked by someone (or by a killed consumer that died
         before it could say so), and no item was acked twice."""
         rng = random.Random(13)
-        ids = {real_queue.enqueue(_new_item(n))[0].id for n in range(self.stress_items)}
+        ids = {real_queue.enqueue(make_item(f"p{n}"))[0].id for n in range(self.stress_items)}
         assert len(ids) == self.stress_items
         sink = consumers.sink
         live = [

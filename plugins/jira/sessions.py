@@ -1,9 +1,9 @@
-"""Export sessions and their tickets: CRUD, ordering, dependencies (no cycles), and sessions
-built from a project's features. Flask-free: the routes pass plain values in."""
+"""Export sessions and their tickets: CRUD, ordering, dependencies (no cycles: the graph is in
+:mod:`plugins.jira.dependencies`), and sessions built from a project's features
+(:mod:`plugins.jira.from_features`). Flask-free: the routes pass plain values in."""
 
 from __future__ import annotations
 
-import html
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -12,8 +12,10 @@ import sqlalchemy as sa
 
 from app.db import db
 from app.domain import require_project
-from app.domain.models import Feature, Project
+from app.domain.models import Project
 from app.errors import Conflict, NotFound, ValidationFailed, field_error
+from plugins.jira.dependencies import find_cycle
+from plugins.jira.from_features import tickets_from_features
 from plugins.jira.models import ExportSession, Ticket
 
 LOCKED_STATUSES = ("exporting", "completed")
@@ -164,7 +166,7 @@ def create_session(data: dict[str, Any]) -> ExportSession:
     db.session.add(session)
     db.session.flush()
     if project is not None and ("feature_ids" in data or data.get("from_features")):
-        _tickets_from_features(session, project, data.get("feature_ids"))
+        tickets_from_features(session, project, data.get("feature_ids"))
     db.session.commit()
     return session
 
@@ -217,54 +219,6 @@ def _check_dependencies(session: ExportSession, ticket_id: str, deps: Iterable[s
             cycle=cycle,
         )
     return wanted
-
-
-def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
-    """A cycle of ``graph`` (node -> what it depends on) as ``[a, b, ..., a]``, or None."""
-    state: dict[str, int] = {}
-    stack: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        stack.append(node)
-        for nxt in graph.get(node, []):
-            if state.get(nxt) == 1:
-                return [*stack[stack.index(nxt) :], nxt]
-            if state.get(nxt) is None and nxt in graph:
-                found = visit(nxt)
-                if found:
-                    return found
-        stack.pop()
-        state[node] = 2
-        return None
-
-    for node in sorted(graph):
-        if state.get(node) is None:
-            found = visit(node)
-            if found:
-                return found
-    return None
-
-
-def dependency_order(tickets: list[Ticket]) -> list[Ticket]:
-    """Tickets with every dependency before its dependants; ties by ``order`` (stable)."""
-    by_id = {t.id: t for t in tickets}
-    done: set[str] = set()
-    out: list[Ticket] = []
-    remaining = list(tickets)
-    while remaining:
-        progressed = False
-        for ticket in list(remaining):
-            if all(d in done or d not in by_id for d in ticket.dependencies or []):
-                out.append(ticket)
-                done.add(ticket.id)
-                remaining.remove(ticket)
-                progressed = True
-                break
-        if not progressed:  # a cycle slipped in (refused on write): keep the given order
-            out.extend(remaining)
-            break
-    return out
 
 
 def _next_order(session: ExportSession) -> int:
@@ -325,84 +279,3 @@ def delete_ticket(session: ExportSession, ticket: Ticket) -> None:
             other.dependencies = [d for d in other.dependencies if d != ticket.id]
     db.session.delete(ticket)
     db.session.commit()
-
-
-# -- from features ---------------------------------------------------------------------------------
-
-
-def feature_html(feature: Feature) -> str:
-    """A feature's description, steps and acceptance criteria as HTML (escaped)."""
-    parts: list[str] = []
-    if feature.description:
-        for paragraph in str(feature.description).split("\n\n"):
-            if paragraph.strip():
-                parts.append(f"<p>{html.escape(paragraph.strip())}</p>")
-    if feature.steps:
-        items = "".join(f"<li>{html.escape(str(step))}</li>" for step in feature.steps)
-        parts.append(f"<h3>Steps</h3><ol>{items}</ol>")
-    if feature.acceptance_criteria:
-        items = "".join(
-            f"<li>{html.escape(str(criterion))}</li>" for criterion in feature.acceptance_criteria
-        )
-        parts.append(f"<h3>Acceptance criteria</h3><ul>{items}</ul>")
-    return "".join(parts)
-
-
-def _exported_feature_ids(project: Project) -> set[int]:
-    rows = db.session.scalars(
-        sa.select(Ticket.feature_id)
-        .join(ExportSession, ExportSession.id == Ticket.session_id)
-        .where(
-            ExportSession.project_id == project.id,
-            Ticket.feature_id.is_not(None),
-            Ticket.jira_ticket_key.is_not(None),
-        )
-    )
-    return {int(r) for r in rows if r is not None}
-
-
-def _tickets_from_features(
-    session: ExportSession, project: Project, feature_ids: list[int] | None
-) -> None:
-    query = sa.select(Feature).where(Feature.project_id == project.id)
-    features = list(db.session.scalars(query.order_by(Feature.priority, Feature.id)))
-    if feature_ids is not None:
-        wanted = set(feature_ids)
-        missing = sorted(wanted - {f.id for f in features})
-        if missing:
-            raise ValidationFailed(
-                f"Features {missing} are not features of project {project.name!r}.",
-                errors=[field_error("feature_ids", "Unknown feature of this project.", "unknown")],
-            )
-        features = [f for f in features if f.id in wanted]
-    else:
-        exported = _exported_feature_ids(project)
-        features = [f for f in features if f.id not in exported]
-    ticket_of: dict[int, Ticket] = {}
-    for position, feature in enumerate(features, start=1):
-        ticket = Ticket(
-            session_id=session.id,
-            order=position,
-            title=feature.name[:255],
-            description_html=feature_html(feature),
-            issue_type="Task",
-            labels=[],
-            dependencies=[],
-            feature_id=feature.id,
-            jira_export_status="pending",
-            attachment_uploaded=False,
-        )
-        db.session.add(ticket)
-        ticket_of[feature.id] = ticket
-    db.session.flush()
-    for feature in features:
-        deps = [ticket_of[d].id for d in feature.dependencies or [] if d in ticket_of]
-        ticket_of[feature.id].dependencies = deps
-    graph = {t.id: list(t.dependencies) for t in ticket_of.values()}
-    cycle = find_cycle(graph)
-    if cycle:
-        raise ValidationFailed(
-            "The features' dependencies make a cycle: " + " -> ".join(cycle) + ".",
-            errors=[field_error("feature_ids", "Dependency cycle.", "cycle")],
-            cycle=cycle,
-        )

@@ -24,7 +24,7 @@ from app.cli_errors import CliError, JunctionGroup
 from app.domain import find_project, require_project
 from app.errors import ValidationFailed, flatten_messages
 from plugins.planning import config, marqed_import, service
-from plugins.planning.client import plane_id
+from plugins.planning.plane_errors import plane_id
 from plugins.planning.schemas import ConfigUpdateSchema
 
 planning_group = JunctionGroup(

@@ -3,160 +3,59 @@
 It uses the ``/api/v1/workspaces/{slug}/projects/{project_id}/...`` paths that every Plane CE
 version serves (``/issues/``, ``cycle-issues``, ``module-issues``), pages with an explicit
 ``per_page`` until ``next_page_results`` is false, and keeps inside Plane's 60 requests/minute
-per key: the key's budget is shared by every worker (through Redis when configured), polling
-is held near 14/minute and import bursts to at most 50/minute.
+per key (:mod:`plugins.planning.plane_http`). Plane's failures become the seed's problems in
+:mod:`plugins.planning.plane_errors`; both modules' names are also importable from here.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from app.errors import JunctionError, field_error
-from app.http import HttpError, RateLimit, ServiceClient
+from app.http import HttpError, ServiceClient
+from plugins.planning.plane_errors import (
+    CycleCompleted,
+    InvalidPlaneId,
+    ModuleNameTaken,
+    PlaneError,
+    plane_id,
+    to_problem,
+)
+from plugins.planning.plane_http import (
+    BUCKETS,
+    IMPORT_SHARE,
+    KEY_BUDGET,
+    PLANE_RATE_LIMIT,
+    POLLING_SHARE,
+    SERVICE,
+    PlaneConfig,
+    budgets,
+    build_http,
+)
 
-SERVICE = "plane"
+__all__ = [
+    "BUCKETS",
+    "EXTERNAL_SOURCE",
+    "IMPORT_SHARE",
+    "KEY_BUDGET",
+    "PER_PAGE",
+    "PLANE_RATE_LIMIT",
+    "POLLING_SHARE",
+    "SERVICE",
+    "CycleCompleted",
+    "InvalidPlaneId",
+    "ModuleNameTaken",
+    "PlaneClient",
+    "PlaneConfig",
+    "PlaneError",
+    "budgets",
+    "build_http",
+    "plane_id",
+    "to_problem",
+]
+
 PER_PAGE = 100
 EXTERNAL_SOURCE = "junction"
-PLANE_RATE_LIMIT = 60  # Plane's API_KEY_RATE_LIMIT default: 60 requests/minute per key
-POLLING_SHARE = 14 / 60  # the seed's polling budget: ~14 of 60 requests a minute
-IMPORT_SHARE = 50 / 60  # import bursts: at most 50 of 60, leaving room for polling
-
-
-def budgets(limit_per_minute: int = PLANE_RATE_LIMIT) -> tuple[RateLimit, dict[str, RateLimit]]:
-    """The key's budget and the ``polling``/``import`` buckets for a server limit of N/minute.
-
-    A token bucket lets through at most ``burst + rate`` calls in any 60 s, so each budget is
-    split that way to stay inside Plane's sliding window: for 60/minute the key gets 6 + 52
-    (58, two spare for clock skew between workers), polling 2 + 12 (14) and imports 5 + 45 (50).
-    """
-    limit = max(1, int(limit_per_minute))
-    key_burst = max(1, limit // 10)
-    key = RateLimit(
-        rate_per_minute=max(1, limit - key_burst - max(1, limit // 30)), burst=key_burst
-    )
-    poll_total, import_total = limit * POLLING_SHARE, limit * IMPORT_SHARE
-    poll_burst, import_burst = max(1, round(limit / 30)), max(1, limit // 12)
-    return key, {
-        "polling": RateLimit(rate_per_minute=max(1.0, poll_total - poll_burst), burst=poll_burst),
-        "import": RateLimit(
-            rate_per_minute=max(1.0, import_total - import_burst), burst=import_burst
-        ),
-    }
-
-
-KEY_BUDGET, BUCKETS = budgets()
-
-
-@dataclass(frozen=True)
-class PlaneConfig:
-    """What the client needs to reach one Plane project."""
-
-    api_url: str
-    api_key: str
-    workspace_slug: str
-    project_id: str
-    rate_limit_per_minute: int = PLANE_RATE_LIMIT
-
-
-def build_http(config: PlaneConfig, **overrides: Any) -> ServiceClient:
-    """The :class:`ServiceClient` for ``config``: the key's budget, timeouts and deadline.
-
-    ``overrides`` replace any keyword (tests pass ``clock``, ``sleep``, ``limiter``,
-    ``max_elapsed``...). Every client of the same key and host shares one budget, in this
-    process or, with ``JUNCTION_REDIS_URL``, across workers and hosts.
-    """
-    key_budget, buckets = budgets(config.rate_limit_per_minute)
-    options: dict[str, Any] = {
-        "headers": {"X-API-Key": config.api_key},
-        "timeout": (5.0, 30.0),
-        "rate_limit": key_budget,
-        "buckets": buckets,
-        "max_elapsed": 180.0,
-        **overrides,
-    }
-    return ServiceClient(SERVICE, config.api_url, **options)
-
-
-class PlaneError(JunctionError):
-    """A Plane failure mapped onto the seed's error table (401, 404, 429, 502, 400)."""
-
-
-class CycleCompleted(PlaneError):
-    """Plane refuses changes to a cycle whose end date has passed."""
-
-    status, code = 409, "CYCLE_COMPLETED"
-
-
-class InvalidPlaneId(PlaneError):
-    """An id that is not a Plane UUID: the seed's 400 for an invalid ``cycle_id``."""
-
-    status, code = 400, "PLANNING_INVALID_ID"
-
-
-class ModuleNameTaken(Exception):
-    """Plane refused a module name that a module not created by us already carries.
-
-    ``existing`` is that module (``None`` when Plane did not say which): never adopt it, never
-    link work items into it.
-    """
-
-    def __init__(self, name: str, existing: Mapping[str, Any] | None) -> None:
-        super().__init__(f"a module named {name!r} already exists in MQ Planning")
-        self.name = name
-        self.existing = existing
-
-
-def to_problem(error: HttpError, what: str = "MQ Planning") -> PlaneError:
-    """Map a Plane failure to the seed's status codes, with Plane's own message in ``detail``.
-
-    Plane answers 403 for a *wrong* key ("Given API token is not valid"), which the seed
-    reports as 401; a 403 for a foreign project is reported as 404 (not found for this key).
-    """
-    remote = error.remote_message or str(error)
-    headers: dict[str, str] = {}
-    if error.category == "auth" or (
-        error.category == "permission" and "token" in (remote or "").lower()
-    ):
-        return PlaneError(
-            f"MQ Planning rejected the API key: {remote}",
-            status=401,
-            code="PLANNING_AUTH",
-            upstream_status=error.status,
-        )
-    if error.category in {"permission", "not_found"}:
-        return PlaneError(
-            f"{what} not found in MQ Planning (or the API key has no access): {remote}",
-            status=404,
-            code="PLANNING_NOT_FOUND",
-            upstream_status=error.status,
-        )
-    if error.category == "rate_limited":
-        if error.retry_after is not None:
-            headers["Retry-After"] = str(max(1, int(error.retry_after + 0.999)))
-        return PlaneError(
-            f"MQ Planning rate limit reached; retry later. {remote}",
-            status=429,
-            code="PLANNING_RATE_LIMITED",
-            retryable=True,
-            headers=headers,
-        )
-    if error.category in {"validation", "conflict"}:
-        return PlaneError(
-            f"MQ Planning refused the request: {remote}",
-            status=400,
-            code="PLANNING_VALIDATION",
-            upstream_status=error.status,
-        )
-    return PlaneError(
-        f"MQ Planning is unreachable or failing: {remote}",
-        status=502,
-        code="PLANNING_UNAVAILABLE",
-        retryable=True,
-        upstream_status=error.status,
-    )
 
 
 class PlaneClient:
@@ -402,24 +301,6 @@ class PlaneClient:
                     "retrospective was not written to the cycle."
                 ) from error
             raise
-
-
-def plane_id(value: Any, field: str = "cycle_id") -> str:
-    """``value`` when it is a Plane UUID, else the seed's 400 (invalid ``cycle_id``).
-
-    Plane's ids are UUIDs and go into URL paths: a value with ``/``, ``..`` or ``?`` would
-    reach another Plane endpoint (``../../users/me``) or answer "success" from the wrong one.
-    """
-    text = str(value or "")
-    if not _UUID.fullmatch(text):
-        raise InvalidPlaneId(
-            f"{field} must be a Plane UUID such as 550e8400-e29b-41d4-a716-446655440000.",
-            errors=[field_error(field, "Not a Plane UUID.", "invalid")],
-        )
-    return text
-
-
-_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def _existing_id(error: HttpError) -> str | None:

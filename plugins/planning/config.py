@@ -13,7 +13,8 @@ from typing import Any
 from app import settings
 from app.domain.models import Project
 from app.errors import BadRequest, ValidationFailed, field_error
-from plugins.planning.client import PlaneConfig, PlaneError
+from plugins.planning.plane_errors import PlaneError
+from plugins.planning.plane_http import PlaneConfig
 
 NAMESPACE = "planning"
 API_PREFIX = "planning_"

@@ -21,8 +21,9 @@ from app.domain import find_project
 from app.errors import ValidationFailed, field_error
 from app.http import HttpError
 from plugins.planning import config, marqed, release_notes, service
-from plugins.planning.client import CycleCompleted, ModuleNameTaken, PlaneClient, plane_id
+from plugins.planning.client import PlaneClient
 from plugins.planning.marqed import Entity, MarqedParseError, MarqedTree
+from plugins.planning.plane_errors import CycleCompleted, ModuleNameTaken, plane_id
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from app.db import db
 from app.domain import Project
 from app.domain import service as domain
 from app.errors import JunctionError
-from plugins.planning.client import PlaneError
+from plugins.planning.plane_errors import PlaneError
 
 SELF_PROJECT_NAME = "junction"
 SELF_MARKERS = ("wsgi.py", "app/hookspecs.py", "pyproject.toml")

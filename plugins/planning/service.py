@@ -1,11 +1,11 @@
 """The planning plugin's Plane plumbing: clients, clock, connection check, cycles and import.
 
 No Flask request handling here: routes parse and respond, the CLI and jobs call the same
-functions. Plane failures become the seed's problem statuses through :func:`client.to_problem`;
-inside durable operations the core runner keeps those problems (retrying 429 and 5xx), so a
-request waiting for the operation answers the same status. The sync job is in
-:mod:`~plugins.planning.sync`, webhooks in :mod:`~plugins.planning.webhooks`, self-hosting in
-:mod:`~plugins.planning.selfhost`.
+functions. Plane failures become the seed's problem statuses through
+:func:`plane_errors.to_problem`; inside durable operations the core runner keeps those problems
+(retrying 429 and 5xx), so a request waiting for the operation answers the same status. The
+sync job is in :mod:`~plugins.planning.sync`, webhooks in :mod:`~plugins.planning.webhooks`,
+self-hosting in :mod:`~plugins.planning.selfhost`.
 """
 
 from __future__ import annotations
@@ -26,9 +26,11 @@ from app.domain import Project, require_project
 from app.errors import JunctionError
 from app.http import HttpError
 from plugins.planning import config, mapping
-from plugins.planning.client import PlaneClient, PlaneConfig, PlaneError, to_problem
+from plugins.planning.client import PlaneClient
 from plugins.planning.importer import import_cycle
 from plugins.planning.models import SyncState
+from plugins.planning.plane_errors import PlaneError, to_problem
+from plugins.planning.plane_http import PlaneConfig
 
 log = logging.getLogger(__name__)
 

@@ -31,8 +31,8 @@ from app.domain.models import Feature, Project
 from app.errors import BadRequest
 from app.http import HttpError
 from plugins.planning import config, git, release_notes, reports, service
-from plugins.planning.client import CycleCompleted, InvalidPlaneId, plane_id
 from plugins.planning.models import SprintCompletion
+from plugins.planning.plane_errors import CycleCompleted, InvalidPlaneId, plane_id
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from .tree import Element
 
 if TYPE_CHECKING:
     from .blocks import Blocks
-    from .convert import Converter
+    from .walker import Walker
 
 _LANGUAGE_CLASS = re.compile(r"^(?:language|lang)-([A-Za-z0-9_+#.\-]{1,40})$")
 _LANGUAGE_VALUE = re.compile(r"^[A-Za-z0-9_+#.\-]{1,40}$")
@@ -56,7 +56,7 @@ def language_of(element: Element) -> str | None:
     return None
 
 
-def convert_code_block(conv: Converter, el: Element, b: Blocks, marks: Marks) -> None:
+def convert_code_block(conv: Walker, el: Element, b: Blocks, marks: Marks) -> None:
     """Add the code block for `<pre>` element `el` to `b`."""
     parts: list[str] = []
     formatting = [marks.has_formatting() or bool(marks.link)]

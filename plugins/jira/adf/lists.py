@@ -16,15 +16,15 @@ from .blocks import Blocks, Context, empty_paragraph
 from .tree import Element
 
 if TYPE_CHECKING:
-    from .convert import Converter
     from .marks import Marks
+    from .walker import Walker
 
 MAX_LIST_DEPTH = 8
 _LISTS = frozenset(("ul", "ol", "menu", "dir"))
 _ITEM_FIRST = frozenset(("paragraph", "codeBlock", "mediaSingle"))
 
 
-def _order(el: Element, conv: Converter) -> int:
+def _order(el: Element, conv: Walker) -> int:
     raw = el.attrs.get("start", "").strip()
     try:
         order = int(raw) if raw else 1
@@ -37,7 +37,7 @@ def _order(el: Element, conv: Converter) -> int:
     return order
 
 
-def convert_list(conv: Converter, el: Element, b: Blocks, marks: Marks) -> None:
+def convert_list(conv: Walker, el: Element, b: Blocks, marks: Marks) -> None:
     """Add the list for `el` (`ul`, `ol`, `menu`, `dir`) to `b`."""
     b.flush()
     if conv.list_depth >= MAX_LIST_DEPTH:
@@ -74,7 +74,7 @@ def convert_list(conv: Converter, el: Element, b: Blocks, marks: Marks) -> None:
     b.add_block(node)
 
 
-def _items(conv: Converter, el: Element, marks: Marks) -> list[dict[str, Any]]:
+def _items(conv: Walker, el: Element, marks: Marks) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     stray: list[Element | str] = []
 
@@ -105,7 +105,7 @@ def _items(conv: Converter, el: Element, marks: Marks) -> list[dict[str, Any]]:
     return items
 
 
-def _item(conv: Converter, li: Element, marks: Marks) -> dict[str, Any]:
+def _item(conv: Walker, li: Element, marks: Marks) -> dict[str, Any]:
     inner = Blocks(Context.LIST_ITEM, conv.warnings)
     conv.walk_children(li, inner, marks)
     inner.flush()

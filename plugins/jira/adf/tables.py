@@ -17,15 +17,15 @@ from .blocks import Blocks, Context, empty_paragraph
 from .tree import Element
 
 if TYPE_CHECKING:
-    from .convert import Converter
     from .marks import Marks
+    from .walker import Walker
 
 MAX_SPAN = 50
 _SECTIONS = frozenset(("thead", "tbody", "tfoot"))
 _IGNORED = frozenset(("colgroup", "col"))
 
 
-def _span(cell: Element, name: str, conv: Converter) -> int:
+def _span(cell: Element, name: str, conv: Walker) -> int:
     raw = cell.attrs.get(name, "").strip()
     if not raw.isdigit():
         return 1
@@ -36,7 +36,7 @@ def _span(cell: Element, name: str, conv: Converter) -> int:
     return max(value, 1)
 
 
-def convert_table(conv: Converter, el: Element, b: Blocks, marks: Marks) -> None:
+def convert_table(conv: Walker, el: Element, b: Blocks, marks: Marks) -> None:
     """Add the table for `el` to `b` (a document-level builder), with anything moved out of it."""
     b.flush()
     rows: list[list[Element]] = []
@@ -85,7 +85,7 @@ def convert_table(conv: Converter, el: Element, b: Blocks, marks: Marks) -> None
     )
 
 
-def _rows(conv: Converter, rows: list[list[Element]], marks: Marks) -> list[dict[str, Any]]:
+def _rows(conv: Walker, rows: list[list[Element]], marks: Marks) -> list[dict[str, Any]]:
     occupied: set[tuple[int, int]] = set()
     out_rows: list[list[dict[str, Any]]] = []
     for r, cells in enumerate(rows):
@@ -121,9 +121,7 @@ def _rows(conv: Converter, rows: list[list[Element]], marks: Marks) -> list[dict
     return [{"type": "tableRow", "content": cells} for cells in out_rows]
 
 
-def _cell(
-    conv: Converter, cell: Element, marks: Marks, colspan: int, rowspan: int
-) -> dict[str, Any]:
+def _cell(conv: Walker, cell: Element, marks: Marks, colspan: int, rowspan: int) -> dict[str, Any]:
     inner = Blocks(Context.CELL, conv.warnings)
     conv.walk_children(cell, inner, marks)
     inner.flush()

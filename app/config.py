@@ -139,7 +139,10 @@ KEYS: tuple[Key, ...] = (
     Key("MAX_CONTENT_LENGTH", _positive(_to_int), 10 * 1024 * 1024, "Request body limit (bytes)."),
     Key("IDEMPOTENCY_TTL", _positive(_to_int), 86400, "Seconds an Idempotency-Key is kept."),
     Key(
-        "EVENTS_NOTIFIER", _choice("auto", "memory", "redis", "postgres"), "auto", "Event wake-up."
+        "EVENTS_NOTIFIER",
+        _choice("auto", "memory", "local", "redis", "postgres"),
+        "auto",
+        "Event wake-up.",
     ),
     Key("EVENTS_RETENTION_SECONDS", _positive(_to_int), 7 * 86400, "Event log age limit."),
     Key("EVENTS_RETENTION_COUNT", _positive(_to_int), 100_000, "Event log size limit per channel."),

@@ -22,6 +22,7 @@ import threading
 import time
 import weakref
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -77,6 +78,7 @@ class Hub:
         self._pid = 0
         self._engine: Engine | None = None
         self._redis: Any = None
+        self._local_socket: Path | None = None  # this process's wake-up socket (``local``)
         self._publish_retry_at = 0.0
         self._publish_health = LinkHealth(
             log, "events (notify)", "other processes find new events by polling"
@@ -101,6 +103,11 @@ class Hub:
         return str(self.app.config["JUNCTION_EVENTS_PG_CHANNEL"])
 
     @property
+    def local_folder(self) -> Path:
+        """The folder of the ``local`` notifier's sockets (one per database)."""
+        return notifiers.local_folder(str(self.app.config["SQLALCHEMY_DATABASE_URI"]))
+
+    @property
     def redis_channel(self) -> str:
         """The Redis pub/sub channel."""
         return str(self.app.config["JUNCTION_EVENTS_REDIS_CHANNEL"])
@@ -110,7 +117,9 @@ class Hub:
     def published(self, event: LogEvent) -> None:
         """An event was appended here: hand it to local subscribers and tell other processes."""
         self.pushed(event)
-        if self.kind == "redis":
+        if self.kind == "local":
+            notifiers.local_notify(self.local_folder, event.notification(), self._local_socket)
+        elif self.kind == "redis":
             # After a failure Redis is left alone for a few seconds: a cut link would otherwise
             # hold every publisher for the socket timeout.
             if not self._publish_health.healthy and time.monotonic() < self._publish_retry_at:
@@ -214,7 +223,11 @@ class Hub:
         threading.Thread(
             target=self._dispatch_loop, args=(stop,), name="junction-events-dispatch", daemon=True
         ).start()
-        listener = {"redis": self._redis_listen, "postgres": self._pg_listen}.get(self.kind)
+        listener = {
+            "local": self._local_listen,
+            "redis": self._redis_listen,
+            "postgres": self._pg_listen,
+        }.get(self.kind)
         if listener is not None:
             threading.Thread(
                 target=listener, args=(stop,), name=f"junction-events-{self.kind}", daemon=True
@@ -302,6 +315,12 @@ class Hub:
             stop,
             self._listen_health,
         )
+
+    def _local_listen(self, stop: threading.Event) -> None:
+        def bound(path: Path | None) -> None:
+            self._local_socket = path
+
+        notifiers.local_listen(self.local_folder, self._on_message, self._catch_up, stop, bound)
 
     def _pg_listen(self, stop: threading.Event) -> None:
         url = libpq_conninfo(self.app.config["SQLALCHEMY_DATABASE_URI"])

@@ -1,5 +1,6 @@
 """Notifiers carry wake-ups ``(channel, id)`` between processes: ``memory`` (in-process only,
-other processes find events by polling), ``redis`` (pub/sub) or ``postgres`` (LISTEN/NOTIFY).
+other processes find events by polling), ``local`` (Unix datagram sockets between the processes
+of one machine, for SQLite), ``redis`` (pub/sub) or ``postgres`` (LISTEN/NOTIFY).
 
 A wake-up never carries the event: subscribers read the log themselves, so a lost notification
 delays an event (until the next low-rate poll) but never loses it.
@@ -8,10 +9,16 @@ delays an event (until the next low-rate poll) but never loses it.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
+import os
+import socket
+import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 from flask import Flask, current_app
 
@@ -22,10 +29,11 @@ log = logging.getLogger("app.events")
 
 
 def notifier_kind(app: Flask | None = None) -> str:
-    """The notifier in use: ``memory``, ``redis`` or ``postgres``.
+    """The notifier in use: ``memory``, ``local``, ``redis`` or ``postgres``.
 
     ``auto`` picks Redis when ``JUNCTION_REDIS_URL`` is set, else PostgreSQL NOTIFY when the
-    database is PostgreSQL, else the in-process notifier.
+    database is PostgreSQL, else the local sockets (SQLite: every process sharing the database
+    file is on this machine).
     """
     app = app or current_app
     kind = app.config.get("JUNCTION_EVENTS_NOTIFIER") or "auto"
@@ -35,7 +43,71 @@ def notifier_kind(app: Flask | None = None) -> str:
         return "redis"
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
         return "postgres"
-    return "memory"
+    return "local"
+
+
+# -- local: Unix datagram sockets ----------------------------------------------------------------
+
+#: Datagrams bigger than this are not sent (a notification of a big event is ``id channel``).
+LOCAL_DATAGRAM_LIMIT = 64 * 1024
+
+
+def local_folder(database_uri: str) -> Path:
+    """Where the listening processes of one database keep their sockets: a private folder per
+    database (socket paths must stay under ~100 bytes, so not under the instance folder)."""
+    digest = hashlib.sha256(database_uri.encode()).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / f"junction-events-{os.getuid()}-{digest}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder
+
+
+def local_notify(folder: Path, payload: str, own: Path | None) -> None:
+    """Send ``payload`` to every other listening process of the folder, at once and without
+    waiting; a socket nobody listens on any more (its process died) is removed."""
+    data = payload.encode()
+    if len(data) > LOCAL_DATAGRAM_LIMIT:
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sender:
+        sender.setblocking(False)
+        for path in folder.glob("*.sock"):
+            if path == own:
+                continue
+            try:
+                sender.sendto(data, str(path))
+            except (ConnectionRefusedError, FileNotFoundError):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+            except OSError:  # a full receive buffer: that listener catches up from the log
+                continue
+
+
+def local_listen(
+    folder: Path,
+    on_message: Callable[[bytes | str], None],
+    on_connected: Callable[[], None],
+    stop: threading.Event,
+    bound: Callable[[Path | None], None],
+) -> None:
+    """Receive wake-ups on a socket of this process in ``folder`` until ``stop`` is set;
+    ``bound`` is told its path (and ``None`` when it is gone)."""
+    path = folder / f"{os.getpid()}-{uuid.uuid4().hex[:8]}.sock"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as receiver:
+            receiver.bind(str(path))
+            receiver.settimeout(0.5)
+            bound(path)
+            on_connected()
+            while not stop.is_set():
+                try:
+                    on_message(receiver.recv(LOCAL_DATAGRAM_LIMIT))
+                except TimeoutError:
+                    continue
+    except OSError as exc:
+        log.warning("events: local wake-up socket failed (%s); subscribers poll the log", exc)
+    finally:
+        bound(None)
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def redis_listen(

@@ -164,6 +164,46 @@ def test_polling_delivers_between_apps_without_a_shared_notifier(make_app):
         assert [e["id"] for e in _collect(sub, 1, timeout=5)] == [event_id]
 
 
+def test_local_notifier_carries_wakeups_between_app_instances(make_app):
+    """Two apps on one database (as two gunicorn workers on SQLite): the reader's poll is a
+    minute, so only the publisher's datagram can deliver the event in time."""
+    publisher, reader = [_quiet(make_app({"JUNCTION_EVENTS_NOTIFIER": "local"})) for _ in range(2)]
+    assert reader.config["SQLALCHEMY_DATABASE_URI"] == publisher.config["SQLALCHEMY_DATABASE_URI"]
+    channel = _channel()
+    with reader.app_context(), events.subscribe([channel]) as sub:
+        _go_live(sub)
+        hub = events.get_hub(reader)
+        wait_until(lambda: hub._local_socket is not None, what="the reader's socket")
+        with publisher.app_context():
+            event_id = events.publish(channel, "over-a-socket", {"x": 1})
+        assert [e["id"] for e in _collect(sub, 1, timeout=5)] == [event_id]
+    assert hub.kind == "local"
+
+
+def test_local_notifier_removes_the_socket_of_a_process_that_died(tmp_path):
+    import socket
+
+    from app.events import notifiers
+
+    dead = tmp_path / "123-dead.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as gone:
+        gone.bind(str(dead))  # bound, then closed: nobody receives on it any more
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as alive:
+        alive.bind(str(tmp_path / "456-alive.sock"))
+        notifiers.local_notify(tmp_path, "7 projects", own=None)
+        assert alive.recv(100) == b"7 projects"
+    assert not dead.exists()
+
+
+def test_auto_picks_the_local_notifier_on_sqlite(make_app):
+    app = make_app()
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        pytest.skip("the test database is PostgreSQL: auto picks NOTIFY there")
+    if app.config.get("JUNCTION_REDIS_URL"):
+        pytest.skip("JUNCTION_REDIS_URL is set: auto picks Redis")
+    assert events.notifier_kind(app) == "local"
+
+
 def test_redis_notifier_carries_wakeups_between_app_instances(make_app, redis_server_url):
     import redis
 

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.e2e
 WSGI = "tests.e2e.events_wsgi:app"
 
 
-@pytest.fixture(params=["memory", "redis", "postgres"])
+@pytest.fixture(params=["memory", "local", "redis", "postgres"])
 def servers(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[Gunicorn]]:
     """Two gunicorn masters (one worker each) on one database, with the chosen notifier."""
     notifier = request.param

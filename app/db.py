@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import sqlalchemy as sa
@@ -75,42 +76,15 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
         two timestamps a row, so the chain was a measurable part of every list endpoint.
         """
         impl_processor = self.impl_instance.result_processor(dialect, coltype)
-        utc = dt.UTC
-        if dialect.name == "sqlite":
-            return _sqlite_utc_processor(impl_processor)
-
-        def process(value: Any) -> dt.datetime | None:
-            if impl_processor is not None:
-                value = impl_processor(value)
-            if value is None:
-                return None
-            moment: dt.datetime = value
-            if moment.tzinfo is None:
-                return moment.replace(tzinfo=utc)
-            return moment.astimezone(utc)
-
-        return process
+        general = _utc_processor(impl_processor)
+        return _sqlite_utc_processor(general) if dialect.name == "sqlite" else general
 
 
-def _sqlite_utc_processor(impl_processor: Any) -> Any:
-    """SQLite keeps naive UTC text (``2026-11-25 03:20:46.123456``): parsing it with the UTC
-    offset appended gives the aware value in one C call, where the driver's parser followed by
-    ``replace(tzinfo=...)`` costs five times as much (about 2 µs a value, 100 values a page).
-    Anything else (a stored offset, a bare date) takes the general path."""
-    parse = dt.datetime.fromisoformat
+def _utc_processor(impl_processor: Any) -> Callable[[Any], dt.datetime | None]:
+    """The driver's processor, then aware UTC (naive values are UTC, others converted)."""
     utc = dt.UTC
 
     def process(value: Any) -> dt.datetime | None:
-        if value is None:
-            return None
-        if type(value) is str:
-            try:
-                parsed = parse(value + "+00:00")
-            except ValueError:
-                pass
-            else:
-                # A bare date parses, but Python drops the offset then.
-                return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=utc)
         if impl_processor is not None:
             value = impl_processor(value)
         if value is None:
@@ -119,6 +93,30 @@ def _sqlite_utc_processor(impl_processor: Any) -> Any:
         if moment.tzinfo is None:
             return moment.replace(tzinfo=utc)
         return moment.astimezone(utc)
+
+    return process
+
+
+def _sqlite_utc_processor(
+    general: Callable[[Any], dt.datetime | None],
+) -> Callable[[Any], dt.datetime | None]:
+    """SQLite keeps naive UTC text (``2026-11-25 03:20:46.123456``): parsing it with the UTC
+    offset appended gives the aware value in one C call, where the driver's parser followed by
+    ``replace(tzinfo=...)`` costs five times as much (about 2 µs a value, 100 values a page).
+    Anything else (a stored offset, a bare date) takes the ``general`` path."""
+    parse = dt.datetime.fromisoformat
+    utc = dt.UTC
+
+    def process(value: Any) -> dt.datetime | None:
+        if type(value) is str:
+            try:
+                parsed = parse(value + "+00:00")
+            except ValueError:
+                pass
+            else:
+                # A bare date parses, but Python drops the offset then.
+                return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=utc)
+        return general(value)
 
     return process
 

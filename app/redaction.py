@@ -67,6 +67,18 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
+def address_only(url: str) -> str:
+    """``url`` reduced to where it points (``scheme://host:port/path``): no user, password,
+    query or fragment, for settings shown back to operators (a queue's URL, an index URL)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
 def scrub(text: str, secrets: Iterable[str]) -> str:
     """Replace every known secret value in ``text`` (longest first, so no prefix leaks)."""
     for secret in sorted(secrets, key=len, reverse=True):

@@ -4,24 +4,14 @@ credentials."""
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from flask import current_app
 
 from app import settings
+from app.redaction import address_only
 from plugins.builds import queue
 from plugins.builds.config import NAMESPACE
-
-
-def _sanitised_url(url: str) -> str:
-    """``url`` without credentials, query or fragment."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _database() -> dict[str, Any]:
@@ -45,8 +35,8 @@ def public_config() -> dict[str, Any]:
         "target_python": values["target_python"],
         "target_platform": values["target_platform"],
         "index": {
-            "index_url": _sanitised_url(values["index_url"] or ""),
-            "find_links": _sanitised_url(values["find_links"] or ""),
+            "index_url": address_only(values["index_url"] or ""),
+            "find_links": address_only(values["find_links"] or ""),
         },
         "queue": {
             "backend": values["queue_backend"],
@@ -56,7 +46,7 @@ def public_config() -> dict[str, Any]:
         },
         "worker": {
             "trigger": values["worker_trigger"],
-            "webhook_url": _sanitised_url(values["webhook_url"] or ""),
+            "webhook_url": address_only(values["webhook_url"] or ""),
             "webhook_secret_set": bool(values.get("webhook_secret")),
             "token_required": bool(values.get("worker_token")),
             "build_timeout": values["build_timeout"],

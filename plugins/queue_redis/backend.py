@@ -34,6 +34,7 @@ import redis
 from redis.commands.core import Script
 from redis.exceptions import NoScriptError
 
+from app.redaction import address_only
 from plugins.builds.queue_base import Clock, Lease, QueueItem, QueueStats
 from plugins.queue_redis import links, scripts
 from plugins.queue_redis.metrics import observe
@@ -163,7 +164,7 @@ class RedisQueue:
 
     def describe(self) -> dict[str, Any]:
         """The backend's settings for ``GET /api/builds/config`` (no credentials)."""
-        return {"url": links.sanitised_url(self.url), "prefix": self.prefix}
+        return {"url": address_only(self.url), "prefix": self.prefix}
 
     def close(self) -> None:
         """Release the connection pool."""

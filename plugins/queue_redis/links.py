@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import socket
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 SOCKET_TIMEOUT = 5.0
 
@@ -40,14 +39,3 @@ def client_options(socket_timeout: float = SOCKET_TIMEOUT) -> dict[str, Any]:
     except ImportError:
         return _fallback_options(socket_timeout)
     return core_options(socket_timeout=socket_timeout, health_check_interval=30)
-
-
-def sanitised_url(url: str) -> str:
-    """``url`` without user, password, query or fragment (``redis://host:port/db``)."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))

@@ -57,6 +57,10 @@ def calls(ctx: Any) -> dict[str, int]:
     return {"steps": step}
 
 
+#: The probe is the plugin ``partprobe``: its events follow the namespace rule.
+CHANNEL = "partprobe:ticks"
+
+
 @hookimpl
 def junction_jobs(scheduler: Any) -> None:
     """The recording job, every 0.1 s."""
@@ -76,7 +80,7 @@ def _publish(app: Any, stop: threading.Event) -> None:
     while not stop.wait(0.05):
         try:
             with app.app_context():
-                events.publish("partition", "tick", {"n": number, "at": time.time()})
+                events.publish(CHANNEL, "tick", {"n": number, "at": time.time()})
             number += 1
         except Exception:  # the database is what the test cuts, sometimes
             time.sleep(0.2)
@@ -86,7 +90,7 @@ def _subscribe(app: Any, stop: threading.Event) -> None:
     from app import events
 
     with app.app_context():
-        sub = events.subscribe(["partition"], after=0)
+        sub = events.subscribe([CHANNEL], after=0)
         _append(f"ready-{HOST}.txt", "subscribed")
         while not stop.is_set():
             for item in sub.get(timeout=0.5):

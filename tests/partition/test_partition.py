@@ -289,7 +289,7 @@ def _count_events(url: str) -> int:
     import psycopg
 
     with psycopg.connect(url.split("?")[0]) as conn:
-        row = conn.execute("SELECT count(*) FROM events WHERE channel = 'partition'")
+        row = conn.execute("SELECT count(*) FROM events WHERE channel = 'partprobe:ticks'")
         return int(row.fetchone()[0])
 
 

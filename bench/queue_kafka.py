@@ -8,6 +8,10 @@ started here (in memory, loopback).
   consumers that ``poll`` a message and ``commit`` its offset synchronously (the raw
   at-least-once ack), each assigned a partition (4 partitions for 4 consumers, both sides).
 
+Context rows (not ratios): the raw producer batched; the raw producer reading each record back
+with a consumer before the next (what a read-your-own-write costs on this broker); and the raw
+floor of a lease+ack, two records produced durably one after the other per item.
+
 ``python bench/queue_kafka.py [--items 2000]``. The goal is at least half the raw rate.
 """
 
@@ -73,7 +77,34 @@ def bench_enqueue(bootstrap: str, items: int) -> dict[str, float]:
         producer.poll(0)
     producer.flush(30)
     batched = _rate(items, time.perf_counter() - start)
-    return {"ours": ours, "raw": raw, "raw_batched": batched}
+    read_back = _read_back(bootstrap)
+    return {"ours": ours, "raw": raw, "raw_batched": batched, "raw_read_back": read_back}
+
+
+def _read_back(bootstrap: str, count: int = 300) -> float:
+    """Records per second produced durably and each read back by a consumer before the next."""
+    topic = f"rb{uuid.uuid4().hex[:8]}"
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap, "group.id": f"{topic}.g", "fetch.wait.max.ms": 5}
+    )
+    producer.produce(topic, b"warm-up", partition=0)
+    producer.flush(30)
+    consumer.assign([TopicPartition(topic, 0, 0)])
+    while consumer.poll(1) is None:
+        pass
+    offsets: list[int] = []
+    start = time.perf_counter()
+    for _ in range(count):
+        producer.produce(
+            topic, b"x" * 120, partition=0, on_delivery=lambda e, m: offsets.append(m.offset())
+        )
+        producer.flush(30)
+        while (msg := consumer.poll(1)) is None or msg.offset() < offsets[-1]:
+            pass
+    rate = _rate(count, time.perf_counter() - start)
+    consumer.close()
+    return rate
 
 
 def _ours_worker(settings: KafkaSettings, go: Any, ready: Any, results: Any) -> None:
@@ -112,6 +143,23 @@ def _raw_worker(bootstrap: str, topic: str, partition: int, go: Any, ready: Any,
             done += 1
     results.put(done)
     consumer.close()
+
+
+def _floor_worker(
+    bootstrap: str, topic: str, partition: int, count: int, go: Any, ready: Any, results: Any
+) -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all"})
+    producer.produce(topic, b"warm-up", partition=partition)
+    producer.flush(30)
+    ready.put(1)
+    go.wait()
+    done = 0
+    for _ in range(count):
+        for _record in ("lease", "ack"):
+            producer.produce(topic, b"x" * 120, partition=partition)
+            producer.flush(30)
+        done += 1
+    results.put(done)
 
 
 def _timed(processes: list[mp.Process], go: Any, ready: Any, results: Any) -> tuple[int, float]:
@@ -160,7 +208,21 @@ def bench_lease_ack(bootstrap: str, items: int, consumers: int) -> dict[str, flo
     done, elapsed = _timed(procs, go, ready, results)
     # The raw consumers wait 0.5 s for more before they stop: not part of the work.
     raw = _rate(done, max(elapsed - 0.5, 1e-9))
-    return {"ours": ours, "raw": raw}
+    go, ready, results = ctx.Event(), ctx.Queue(), ctx.Queue()
+    share = items // consumers
+    procs = [
+        ctx.Process(target=_floor_worker, args=(bootstrap, topic, p, share, go, ready, results))
+        for p in range(consumers)
+    ]
+    done, elapsed = _timed(procs, go, ready, results)
+    return {"ours": ours, "raw": raw, "raw_floor": _rate(done, elapsed)}
+
+
+CONTEXT = {
+    "raw_batched": "  (raw batched produce, for context)",
+    "raw_read_back": "  (raw produce + read own record back)",
+    "raw_floor": "  (raw: 2 durable produces per item)",
+}
 
 
 def main() -> None:
@@ -182,8 +244,9 @@ def main() -> None:
     for name, figures in rows:
         ratio = figures["ours"] / figures["raw"]
         print(f"{name:<16}{figures['ours']:>15.0f}{figures['raw']:>12.0f}{ratio:>8.2f}")
-        if "raw_batched" in figures:
-            print(f"{'  (raw batched produce, for context)':<43}{figures['raw_batched']:>.0f}")
+        for key, label in CONTEXT.items():
+            if key in figures:
+                print(f"{label:<43}{figures[key]:>.0f}")
 
 
 if __name__ == "__main__":

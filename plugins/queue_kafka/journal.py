@@ -15,10 +15,16 @@ outcome that depended on an item whose record lies before it (a duplicate ``put`
 re-producing an item): those are kept as *pins* ``(position, depended-on offset)``. Replaying
 from such an offset therefore gives every still-pending item exactly the state a replay from
 offset 0 would.
+
+Each partition also keeps its pending items in a heap ordered by ``(available_at, enqueued_at,
+offset)`` so that a lease finds the oldest available items without sorting the whole queue
+(:meth:`PartitionState.candidates`); a heap key whose item was acked or re-produced since is
+dropped when it reaches the top.
 """
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +57,8 @@ class PartitionState:
     by_key: dict[tuple[Any, ...], str] = field(default_factory=dict)
     pins: list[tuple[int, int]] = field(default_factory=list)
     redeliveries: int = 0
+    # (available_at, enqueued_at, offset, id) of pending items; stale keys dropped lazily.
+    order: list[tuple[float, float, int, str]] = field(default_factory=list)
 
     def apply(self, offset: int, record: dict[str, Any]) -> Outcome:
         """Apply the record at ``offset`` (offsets must come in increasing order)."""
@@ -80,6 +88,7 @@ class PartitionState:
             entry.offset, entry.token = offset, None
             entry.item.leased_until = None
             entry.item.available_at = float(record["available_at"])
+            self._order(entry)
             return Outcome(True, entry.item)
         return Outcome(True)  # "sync" and unknown (newer) operations change nothing
 
@@ -88,9 +97,22 @@ class PartitionState:
         if existing is not None:
             self.pins.append((offset, self.entries[existing].offset))
             return Outcome(False, self.entries[existing].item)
-        self.entries[item.id] = Entry(item, offset)
+        self.entries[item.id] = entry = Entry(item, offset)
         self.by_key[item.key] = item.id
+        self._order(entry)
         return Outcome(True, item)
+
+    def _order(self, entry: Entry) -> None:
+        if len(self.order) > 2 * len(self.entries) + 64:  # mostly stale keys: rebuild
+            self.order = [k for k in self.order if self._current(k)]
+            heapq.heapify(self.order)
+        key = (entry.item.available_at, entry.item.enqueued_at, entry.offset, entry.item.id)
+        heapq.heappush(self.order, key)
+
+    def _current(self, key: tuple[float, float, int, str]) -> bool:
+        entry = self.entries.get(key[3])
+        # available_at only changes with the item's record (a nack), so the offset tells.
+        return entry is not None and entry.offset == key[2]
 
     def commit_offset(self) -> int:
         """The offset a new handle may replay this partition from (see the module docstring)."""
@@ -104,10 +126,32 @@ class PartitionState:
         self.pins = [pin for pin in self.pins if pin[0] >= low]
         return low
 
+    def candidates(self, now: float, limit: int) -> list[Entry]:
+        """Up to ``limit`` entries that may be leased at ``now``, oldest first.
+
+        Costs O((limit + leased items ahead of them) log n): leased items are skipped, and the
+        scan stops at the first item whose ``available_at`` is still to come.
+        """
+        found: list[Entry] = []
+        seen: list[tuple[float, float, int, str]] = []
+        while self.order and len(found) < limit:
+            key = self.order[0]
+            if not self._current(key):
+                heapq.heappop(self.order)
+                continue
+            if key[0] > now:
+                break
+            seen.append(heapq.heappop(self.order))
+            entry = self.entries[key[3]]
+            if _available(entry.item, now):
+                found.append(entry)
+        for key in seen:
+            heapq.heappush(self.order, key)
+        return found
+
     def available(self, now: float) -> list[Entry]:
-        """Entries that may be leased at ``now``, oldest first."""
-        ready = [e for e in self.entries.values() if _available(e.item, now)]
-        return sorted(ready, key=lambda e: (e.item.available_at, e.item.enqueued_at, e.offset))
+        """Every entry that may be leased at ``now``, oldest first."""
+        return self.candidates(now, len(self.entries))
 
 
 def _available(item: QueueItem, now: float) -> bool:

@@ -27,8 +27,9 @@ from plugins.queue_kafka.config import KafkaSettings
 from plugins.queue_kafka.journal import PartitionState
 
 ROOT = Path(__file__).resolve().parents[3]
-# The random-kill run's size: 2,000 in `make test` (Tansu serves ~190 lease+ack/s to four
-# workers here); JUNCTION_KAFKA_KILL_ITEMS=10000 runs the full size (docs/queue_kafka.md).
+# The random-kill run's size: 2,000 in `make test` (~15 s here); JUNCTION_KAFKA_KILL_ITEMS=10000
+# runs the full size (327 s here: Tansu's fetch cost grows with the partition, see
+# docs/queue_kafka.md).
 KILL_ITEMS = int(os.environ.get("JUNCTION_KAFKA_KILL_ITEMS", "2000"))
 
 

@@ -1,0 +1,294 @@
+"""The queue topic as a replicated journal: producing records and applying the log in order.
+
+:class:`TopicJournal` owns the Kafka clients of one handle. :meth:`TopicJournal.run` produces
+records and returns their outcomes (:mod:`plugins.queue_kafka.journal`) once every record before
+them in their partitions has been applied. Two ways get it there:
+
+- **its own records, applied locally**: the delivery report gives a record's offset, and the
+  handle knows the record's bytes. When the handle has applied everything before that offset
+  (always so when no other handle wrote to the partition in between), it applies its own record
+  without waiting for the consumer to fetch it back: the log up to and including it is known.
+  That saves the fetch round trip, which on Tansu is not woken by a produce and so costs up to
+  ``fetch.wait.max.ms`` per operation (docs/queue_kafka.md). The consumer still fetches these
+  records later; each is then compared with what was applied, and skipped;
+- **other handles' records, fetched**: records between the handle's position and its own record
+  are read from the consumer (which follows every partition in the background, ``assign()``ed,
+  no group join); only then is the own record applied.
+
+Offsets are committed (in the consumer group, as the offset a new handle replays from) lazily,
+at most every :data:`COMMIT_INTERVAL` seconds and on close: the committed offset is only where a
+replay starts, so committing late makes a new handle replay a few more records, never lose or
+repeat an outcome.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from plugins.queue_kafka.config import KafkaSettings
+from plugins.queue_kafka.journal import Outcome, PartitionState
+
+log = logging.getLogger("plugins.queue_kafka.backend")
+
+GAP_PATIENCE = 2.0  # seconds a missing offset may stay invisible before it is skipped
+COMMIT_INTERVAL = 1.0  # seconds between offset commits (a commit is only a replay hint)
+FETCH_WAIT_MS = 5  # how long an idle fetch waits on the broker (see docs/queue_kafka.md)
+
+
+class TopicJournal:
+    """One handle's producer, its consumer of every partition, and the applied state."""
+
+    def __init__(self, settings: KafkaSettings, timeout: float) -> None:
+        self.settings = settings
+        self.timeout = timeout
+        base = settings.client_config()
+        self.partitions = ensure_topic(settings, base, timeout)
+        self._producer = shared_producer(
+            {
+                **base,
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 0,
+                "message.timeout.ms": int(timeout * 1000),
+            }
+        )
+        self._consumer = Consumer(
+            {
+                **base,
+                "logger": log,
+                "group.id": settings.group_id,
+                "enable.auto.commit": False,
+                "enable.auto.offset.store": False,
+                "auto.offset.reset": "earliest",
+                # Reads of other handles' records wait for the next fetch: do not linger.
+                "fetch.wait.max.ms": FETCH_WAIT_MS,
+                "fetch.error.backoff.ms": 10,
+            }
+        )
+        committed = self._consumer.committed(
+            [TopicPartition(settings.topic, p) for p in range(self.partitions)], timeout=timeout
+        )
+        self.states: dict[int, PartitionState] = {}
+        self.committed: dict[int, int] = {}
+        assignment = []
+        for tp in committed:
+            start = tp.offset if tp.offset >= 0 else 0
+            self.states[tp.partition] = PartitionState(position=start)
+            self.committed[tp.partition] = start
+            assignment.append(TopicPartition(settings.topic, tp.partition, start))
+        self._consumer.assign(assignment)
+        self._own: dict[tuple[int, int], bytes] = {}  # our records not yet fetched back
+        self._last_own: dict[int, int] = {}
+        self.contended: dict[int, bool] = {}  # another handle wrote there since our last record
+        self._waiting: dict[tuple[int, int], Outcome] = {}
+        self._gaps: dict[int, tuple[int, float]] = {}
+        self._last_commit = time.monotonic()
+
+    # -- producing -------------------------------------------------------------------------
+
+    def produce(self, records: Iterable[tuple[int, dict[str, Any]]]) -> list[int]:
+        """Produce ``(partition, record)``\\s durably (one flush); their offsets, in order."""
+        results: list[Any] = []
+        payloads: list[tuple[int, bytes]] = []
+        for partition, record in records:
+            slot = len(results)
+            results.append(None)
+            payload = json.dumps(record, separators=(",", ":")).encode()
+            payloads.append((partition, payload))
+
+            def delivered(err: Any, msg: Any, slot: int = slot) -> None:
+                results[slot] = err if err is not None else msg.offset()
+
+            self._producer.produce(
+                self.settings.topic, payload, partition=partition, on_delivery=delivered
+            )
+        self._producer.flush(self.timeout)
+        for result in results:
+            if not isinstance(result, int):
+                raise KafkaException(result or KafkaError(KafkaError._MSG_TIMED_OUT))
+        for (partition, payload), offset in zip(payloads, results, strict=True):
+            self._own[(partition, offset)] = payload
+            last = self._last_own.get(partition)
+            self.contended[partition] = last is not None and offset != last + 1
+            self._last_own[partition] = offset
+        return results
+
+    def run(self, records: list[tuple[int, dict[str, Any]]]) -> list[Outcome]:
+        """Produce ``records`` and apply the log up to them: their outcomes, in order."""
+        offsets = self.produce(records)
+        keys = [(p, o) for (p, _), o in zip(records, offsets, strict=True)]
+        for key in keys:
+            self._waiting[key] = Outcome(False)
+        try:
+            targets: dict[int, int] = {}
+            for p, o in keys:
+                targets[p] = max(o, targets.get(p, -1))
+            self.catch_up(targets)
+            return [self._waiting[key] for key in keys]
+        finally:
+            for key in keys:
+                self._waiting.pop(key, None)
+
+    def sync(self) -> None:
+        """Bring the view up to date with everything produced before the call (a marker per
+        partition: Tansu's ``ListOffsets`` answers stale high watermarks)."""
+        self.run([(p, {"op": "sync"}) for p in range(self.partitions)])
+
+    # -- applying --------------------------------------------------------------------------
+
+    def catch_up(self, targets: dict[int, int]) -> None:
+        """Apply records until every partition in ``targets`` is past its offset."""
+        deadline = time.monotonic() + self.timeout
+        wait = 0.0
+        while True:
+            self.drain(wait)
+            for partition in targets:
+                self._apply_own(partition)
+            if all(self.states[p].position > off for p, off in targets.items()):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError("the queue topic did not return the records before ours")
+            wait = 0.05  # poll() returns as soon as a record arrives
+
+    def drain(self, wait: float = 0.0) -> None:
+        """Apply what the consumer has fetched; wait up to ``wait`` s for a first record."""
+        batch = self._consumer.consume(1000, 0)
+        if not batch and wait > 0:
+            msg = self._consumer.poll(wait)
+            batch = [msg] if msg is not None else []
+        reseeked: set[int] = set()
+        for msg in batch:
+            error = msg.error()
+            if error is not None:
+                if error.code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise KafkaException(error)
+            partition, offset = msg.partition(), msg.offset()
+            if partition is None or offset is None or partition in reseeked:
+                continue  # (a record always has both; the client types them optional)
+            if not self._apply_fetched(partition, offset, msg.value()):
+                reseeked.add(partition)
+
+    def _apply_own(self, partition: int) -> None:
+        """Apply our own records that come next in ``partition`` (no fetch needed)."""
+        state = self.states[partition]
+        while (payload := self._own.get((partition, state.position))) is not None:
+            self._apply(partition, state.position, payload)
+
+    def _apply_fetched(self, partition: int, offset: int, value: bytes | None) -> bool:
+        """Apply a fetched record; ``False`` when it came after a gap and we seeked back."""
+        state = self.states[partition]
+        if offset < state.position:  # applied already: locally (ours) or by an earlier fetch
+            own = self._own.pop((partition, offset), None)
+            if own is not None and own != value:
+                log.error("queue_kafka: %s/%s is not the record we applied", partition, offset)
+            return True
+        self._apply_own(partition)
+        if offset > state.position and not self._gap_is_permanent(partition, state.position):
+            # Offsets of this topic are contiguous (no compaction, no transactions), so a gap
+            # is a record not yet visible to this fetch (Tansu shows concurrent batches out of
+            # order): applying past it would fork this handle's view. Fetch it again.
+            self._consumer.seek(TopicPartition(self.settings.topic, partition, state.position))
+            return False
+        if offset < state.position:  # our own record, applied just now
+            return self._apply_fetched(partition, offset, value)
+        self._own.pop((partition, offset), None)
+        self._apply(partition, offset, value)
+        return True
+
+    def _apply(self, partition: int, offset: int, value: bytes | None) -> None:
+        self._gaps.pop(partition, None)
+        try:
+            record = json.loads(value or b"")
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            log.warning("queue_kafka: record %s/%s is not a queue record", partition, offset)
+            record = {}
+        outcome = self.states[partition].apply(offset, record)
+        if (partition, offset) in self._waiting:
+            self._waiting[(partition, offset)] = outcome
+
+    def _gap_is_permanent(self, partition: int, missing: int) -> bool:
+        """Whether offset ``missing`` has stayed absent for GAP_PATIENCE seconds."""
+        first_seen = self._gaps.setdefault(partition, (missing, time.monotonic()))
+        if first_seen[0] != missing:
+            self._gaps[partition] = first_seen = (missing, time.monotonic())
+        if time.monotonic() - first_seen[1] < GAP_PATIENCE:
+            return False
+        log.warning("queue_kafka: offset %s/%s never appeared; skipping it", partition, missing)
+        return True
+
+    # -- offsets ---------------------------------------------------------------------------
+
+    def commit(self, force: bool = False) -> None:
+        """Commit each partition's replay offset if it rose (at most every COMMIT_INTERVAL s
+        unless ``force``: then synchronously, as on close)."""
+        if not force and time.monotonic() - self._last_commit < COMMIT_INTERVAL:
+            return
+        self._last_commit = time.monotonic()
+        offsets = []
+        for partition, state in self.states.items():
+            low = state.commit_offset()
+            if low > self.committed[partition]:
+                self.committed[partition] = low
+                offsets.append(TopicPartition(self.settings.topic, partition, low))
+        if offsets and force:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+        elif offsets:
+            self._consumer.commit(offsets=offsets, asynchronous=True)
+
+    def close(self) -> None:
+        """Commit what can be committed, then close the consumer (the producer is shared)."""
+        try:
+            self.commit(force=True)
+        except KafkaException as exc:
+            log.warning("queue_kafka: final commit failed (%s)", exc.args[0].name())
+        finally:
+            self._consumer.close()
+            self._producer.flush(self.timeout)
+
+
+def ensure_topic(settings: KafkaSettings, base: dict[str, Any], timeout: float) -> int:
+    """Create ``settings.topic`` if absent; its number of partitions."""
+    # librdkafka's clients take a logging.Logger as "logger"; the stubs allow only scalars.
+    admin = AdminClient({**base, "logger": log})  # type: ignore[dict-item]
+    topic = settings.topic
+    found = admin.list_topics(topic=topic, timeout=timeout).topics.get(topic)
+    if found is None or found.error is not None or not found.partitions:
+        futures = admin.create_topics(
+            [NewTopic(topic, num_partitions=settings.partitions, replication_factor=-1)]
+        )
+        try:
+            futures[topic].result(timeout)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+        found = admin.list_topics(topic=topic, timeout=timeout).topics[topic]
+    return len(found.partitions)
+
+
+_PRODUCERS: dict[tuple[int, str], Producer] = {}
+_PRODUCERS_LOCK = threading.Lock()
+
+
+def shared_producer(config: dict[str, Any]) -> Producer:
+    """One idempotent producer per process and configuration, shared by its handles.
+
+    An idempotent producer's first delivery waits for its producer id (0.5-1 s on Tansu);
+    sharing it makes a new handle cheap. Keyed by pid: a producer does not survive a fork.
+    """
+    key = (os.getpid(), json.dumps(config, sort_keys=True))
+    with _PRODUCERS_LOCK:
+        if key not in _PRODUCERS:
+            _PRODUCERS[key] = Producer({**config, "logger": log})
+        return _PRODUCERS[key]

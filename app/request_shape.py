@@ -88,7 +88,7 @@ def _chunked_body_too_large() -> Response | None:
     (a 12 MB JSON body then fails as malformed, 400): read one byte past the limit to tell a
     body of exactly the limit from a longer one.
     """
-    if "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+    if "chunked" not in request.environ.get("HTTP_TRANSFER_ENCODING", "").lower():
         return None
     limit = request.max_content_length
     if limit is None or request.content_length is not None:

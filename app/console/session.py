@@ -181,12 +181,13 @@ def request_csrf_ok() -> bool:
 
 def save(response: Response) -> Response:
     """``after_request``: write or delete the cookie when this request changed the session."""
-    if g.pop("console_session_clear", False):
+    context = g._get_current_object()
+    if context.pop("console_session_clear", False):
         response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="Strict")
         return response
-    if not g.pop("console_session_dirty", False) or g.get("console_session") is None:
+    if not context.pop("console_session_dirty", False) or context.get("console_session") is None:
         return response
-    session: ConsoleSession = g.console_session
+    session: ConsoleSession = context.console_session
     app = current_app_object()
     value = _serializer(app).dumps({"t": session.token_id, "c": session.csrf})
     response.set_cookie(

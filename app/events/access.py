@@ -116,7 +116,7 @@ def stream_refusal() -> JunctionError | None:
 def check_websocket_origin() -> Response | None:
     """``before_request``: refuse a WebSocket handshake from a foreign Host or Origin (any
     path), before the connection is accepted, so plugins' flask-sock routes are covered too."""
-    if request.headers.get("Upgrade", "").lower() != "websocket":
+    if request.environ.get("HTTP_UPGRADE", "").lower() != "websocket":
         return None
     refused = stream_refusal()
     if refused is None:

@@ -91,10 +91,12 @@ def gunicorn(
             start_new_session=True,
         )
         url = f"http://{LOOPBACK}:{port}"
+        _SERVER_GROUPS[url] = process.pid  # start_new_session: the group id is the master's pid
         try:
             wait_http_ok(url + ready_path, process=process)
             yield url
         finally:
+            _SERVER_GROUPS.pop(url, None)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGTERM)
             try:
@@ -105,15 +107,46 @@ def gunicorn(
                 process.wait(timeout=5)
 
 
+# Base URL of each running server -> its process group (master and workers).
+_SERVER_GROUPS: dict[str, int] = {}
+
+
+def server_cpu_seconds(url: str) -> float | None:
+    """CPU seconds (user + system) used so far by the processes of the server behind ``url``
+    (one started by :func:`gunicorn`), read from ``/proc``; ``None`` when unknown."""
+    group = next((pid for base, pid in _SERVER_GROUPS.items() if url.startswith(base)), None)
+    if group is None or not os.path.isdir("/proc"):
+        return None
+    ticks = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[2]) == group:  # pgrp; utime and stime follow at 11 and 12
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 @dataclass
 class LoadResult:
-    """What one load run measured: client-side latencies in seconds."""
+    """What one load run measured: client-side latencies in seconds, and the CPU the server's
+    processes used meanwhile (``server_cpu``, seconds; 0 when unknown)."""
 
     name: str
     requests: int
     errors: int
     elapsed: float
     latencies: list[float] = field(default_factory=list)
+    server_cpu: float = 0.0
+
+    @property
+    def cpu_per_request_us(self) -> float:
+        """Server CPU per completed request in microseconds (0 when unknown)."""
+        return self.server_cpu / self.requests * 1e6 if self.requests else 0.0
 
     @property
     def rate(self) -> float:
@@ -195,14 +228,18 @@ def run_load(
             list(
                 pool.map(_client, urls, [warmup] * concurrency, warm_deadline, [None] * concurrency)
             )
+        cpu_before = server_cpu_seconds(url)
         started = time.perf_counter()
         deadline = [time.monotonic() + time_limit] * concurrency
         parts = list(
             pool.map(_client, urls, _split(total, concurrency), deadline, [expect] * concurrency)
         )
         elapsed = time.perf_counter() - started
+        cpu_after = server_cpu_seconds(url)
     latencies = [latency for part, _ in parts for latency in part]
-    return LoadResult(name, len(latencies), sum(errs for _, errs in parts), elapsed, latencies)
+    cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else 0.0
+    errors = sum(errs for _, errs in parts)
+    return LoadResult(name, len(latencies), errors, elapsed, latencies, cpu)
 
 
 def compare(
@@ -241,6 +278,7 @@ def compare(
                 result.errors += part.errors
                 result.elapsed += part.elapsed
                 result.latencies.extend(part.latencies)
+                result.server_cpu += part.server_cpu
     return merged
 
 

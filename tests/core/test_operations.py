@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -726,7 +727,10 @@ def test_a_waiting_request_is_woken_when_this_process_records_the_outcome(app):
         wait_until(lambda: row(op.id).status == "running", what="running in the background")
         seen = ops.runtime().settled_count
         threading.Timer(0.05, release.set).start()
+        began = time.monotonic()
         assert ops.wait_for(op.id, timeout=60).status == "succeeded"
+        # Polling alone would have slept through the whole minute before looking again.
+        assert time.monotonic() - began < 30
         assert ops.runtime().settled_count > seen
 
 

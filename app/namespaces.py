@@ -8,8 +8,8 @@ with the :class:`NamespaceError` naming the offender; the console checks its pan
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from collections.abc import Mapping
+from typing import Any
 
 SEPARATORS = ("_", ".", ":")
 
@@ -18,14 +18,7 @@ SEPARATORS = ("_", ".", ":")
 SHARED_CHANNELS = frozenset({"projects"})
 
 #: Packages that are never a plugin's, whatever module a (test) plugin names.
-_CORE_PACKAGES = frozenset({"", "app", "plugins", "builtins"})
-
-
-class PluginModule(Protocol):
-    """What :func:`plugin_of_module` reads of a registered plugin."""
-
-    name: str
-    module: str
+CORE_PACKAGES = frozenset({"", "app", "plugins", "builtins"})
 
 
 class NamespaceError(ValueError):
@@ -82,14 +75,29 @@ def tables_of(package: str) -> list[str]:
     return names
 
 
-def plugin_of_module(module: str, plugins: Iterable[PluginModule]) -> str | None:
-    """The plugin whose code ``module`` is (the longest matching plugin module), or ``None``
-    for the core's own code, tests and anything else."""
-    best, owner = "", None
-    for info in plugins:
-        package = info.module.split(":", 1)[0]
-        if package in _CORE_PACKAGES or len(package) <= len(best):
-            continue
-        if module == package or module.startswith(package + "."):
-            best, owner = package, info.name
-    return owner
+def plugin_packages(modules: Mapping[str, str]) -> dict[str, str]:
+    """``{package: plugin name}`` from ``{plugin name: module}`` (an entry point's module, maybe
+    with ``:attr``), without the core's own packages (which are never a plugin's, whatever
+    module a test plugin names)."""
+    packages = {}
+    for name, module in modules.items():
+        package = module.split(":", 1)[0]
+        if package not in CORE_PACKAGES:
+            packages[package] = name
+    return packages
+
+
+def owner_of_module(module: str, packages: Mapping[str, str]) -> str | None:
+    """The plugin whose package (the longest match in ``packages``, as made by
+    :func:`plugin_packages`) holds ``module``; ``None`` for everything else."""
+    best = ""
+    for package in packages:
+        if len(package) > len(best) and (module == package or module.startswith(package + ".")):
+            best = package
+    return packages[best] if best else None
+
+
+def plugin_of_module(module: str, modules: Mapping[str, str]) -> str | None:
+    """The plugin (of ``{plugin name: module}``) whose code ``module`` is, or ``None`` for the
+    core's own code, tests and anything else."""
+    return owner_of_module(module, plugin_packages(modules))

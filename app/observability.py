@@ -33,6 +33,7 @@ from prometheus_client import (
 )
 
 from app import auth
+from app.namespaces import owner_of_module, plugin_packages
 from app.redaction import redact
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -122,14 +123,9 @@ def plugin_of(logger_name: str) -> str:
     parts = logger_name.split(".")
     if parts[0] == "plugins" and len(parts) > 1:
         return parts[1]
-    best = ""
-    for prefix in _PLUGIN_MODULES:
-        if (logger_name == prefix or logger_name.startswith(prefix + ".")) and len(prefix) > len(
-            best
-        ):
-            best = prefix
-    if best:
-        return _PLUGIN_MODULES[best]
+    owner = owner_of_module(logger_name, _PLUGIN_MODULES)
+    if owner is not None:
+        return owner
     if has_request_context() and request.blueprint:
         root = request.blueprint.split(".")[0]
         if root in _PLUGIN_NAMES:
@@ -139,12 +135,8 @@ def plugin_of(logger_name: str) -> str:
 
 def register_plugin_modules(plugins: Mapping[str, str]) -> None:
     """Remember ``{plugin name: module path}`` so their loggers are labelled with the plugin."""
-    for name, module in plugins.items():
-        _PLUGIN_NAMES.add(name)
-        module = module.split(":", 1)[0]
-        # The core's own packages are never a plugin's, whatever a test plugin claims.
-        if module and module not in {"app", "plugins", "builtins"}:
-            _PLUGIN_MODULES[module] = name
+    _PLUGIN_NAMES.update(plugins)
+    _PLUGIN_MODULES.update(plugin_packages(plugins))
 
 
 def _timestamp(record: logging.LogRecord) -> str:

@@ -35,7 +35,8 @@ def publish(channel: str, type: str, data: dict[str, Any], *, project: str | Non
         raise ValueError("channel must be 1..255 characters")
     if channel not in SHARED_CHANNELS:
         caller = sys._getframe(1).f_globals.get("__name__", "")
-        plugin = plugin_of_module(caller, junction_state().registry.infos.values())
+        infos = junction_state().registry.infos.values()
+        plugin = plugin_of_module(caller, {info.name: info.module for info in infos})
         if plugin is not None:
             check_name(plugin, "event channel", channel)
     hub = get_hub()

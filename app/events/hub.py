@@ -79,6 +79,7 @@ class Hub:
         self._engine: Engine | None = None
         self._redis: Any = None
         self._local_socket: Path | None = None  # this process's wake-up socket (``local``)
+        self._local_folder: Path | None = None
         self._publish_retry_at = 0.0
         self._publish_health = LinkHealth(
             log, "events (notify)", "other processes find new events by polling"
@@ -104,8 +105,12 @@ class Hub:
 
     @property
     def local_folder(self) -> Path:
-        """The folder of the ``local`` notifier's sockets (one per database)."""
-        return notifiers.local_folder(str(self.app.config["SQLALCHEMY_DATABASE_URI"]))
+        """The folder of the ``local`` notifier's sockets (one per database), made once: every
+        publish reads it."""
+        if self._local_folder is None:
+            uri = str(self.app.config["SQLALCHEMY_DATABASE_URI"])
+            self._local_folder = notifiers.local_folder(uri)
+        return self._local_folder
 
     @property
     def redis_channel(self) -> str:

@@ -10,20 +10,49 @@ other errors. Query strings and paths keep marshmallow's conversions.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import marshmallow as ma
+from flask import Response
 from flask.json.provider import DefaultJSONProvider
 from webargs import core
 from webargs.flaskparser import FlaskParser, is_json_request
 
+from app.jsondump import dumps_bytes
 from app.jsonparse import parse_json
 
 __all__ = ["JunctionJSONProvider", "JunctionParser", "strict_json_types"]
 
 
 class JunctionJSONProvider(DefaultJSONProvider):
-    """Flask's JSON provider with :func:`parse_json`'s limits (``request.get_json()``)."""
+    """Flask's JSON provider with :func:`parse_json`'s limits (``request.get_json()``), encoding
+    with :func:`app.jsondump.dumps_bytes` (UTF-8, not ``\\u`` escapes)."""
+
+    ensure_ascii = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        """``json.dumps(obj, **kwargs)`` with this provider's defaults; the compact and the
+        two-space forms (what responses use) are encoded by :func:`dumps_bytes`."""
+        kwargs.setdefault("default", self.default)
+        kwargs.setdefault("sort_keys", self.sort_keys)
+        kwargs.setdefault("ensure_ascii", self.ensure_ascii)
+        indent, separators = kwargs.get("indent"), kwargs.get("separators")
+        fast = (indent is None and separators == (",", ":")) or (indent == 2 and not separators)
+        if fast and set(kwargs) <= _FAST_ARGUMENTS and not kwargs["ensure_ascii"]:
+            encoded = dumps_bytes(
+                obj, kwargs["default"], sort_keys=kwargs["sort_keys"], indent=indent
+            )
+            return encoded.decode()
+        return super().dumps(obj, **kwargs)
+
+    def response(self, *args: Any, **kwargs: Any) -> Response:
+        """Flask's ``response`` (indented in debug mode or when not ``compact``), the body
+        encoded once, straight to bytes."""
+        obj = self._prepare_response_obj(args, kwargs)
+        indent = 2 if (self.compact is None and self._app.debug) or self.compact is False else None
+        body = dumps_bytes(obj, self.default, sort_keys=self.sort_keys, indent=indent)
+        response_class = cast(type[Response], self._app.response_class)
+        return response_class(body + b"\n", mimetype=self.mimetype)
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         """Parse ``s`` with Junction's limits (``kwargs`` are not supported and ignored)."""
@@ -39,6 +68,8 @@ class _WrongType:
 
 
 _WRONG = _WrongType()
+# ``json.dumps`` arguments :func:`dumps_bytes` honours (others take ``json`` itself).
+_FAST_ARGUMENTS = frozenset({"default", "sort_keys", "ensure_ascii", "indent", "separators"})
 
 
 class JunctionParser(FlaskParser):

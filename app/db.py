@@ -121,6 +121,51 @@ def _sqlite_utc_processor(
     return process
 
 
+class UTCIsoText(sa.types.TypeDecorator[str]):
+    """A :class:`UTCDateTime` column read as the text an answer shows: ISO 8601 in UTC,
+    exactly ``value.isoformat()`` of the aware value (``2026-11-25T03:20:46.123456+00:00``).
+
+    For read-only pages (:func:`iso_text`): parsing SQLite's stored text into a ``datetime``
+    and formatting it back cost about 1.6 µs a value (``isoformat`` of an aware value alone
+    1.4 µs), two values a row; on SQLite the stored text is rearranged instead (0.3 µs).
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        raise TypeError("UTCIsoText only reads; compare with the UTCDateTime column")
+
+    def result_processor(self, dialect: Any, coltype: Any) -> Any:
+        """Stored text to answer text on SQLite; the aware value's ``isoformat`` otherwise."""
+        moment = UTCDateTime().dialect_impl(dialect).result_processor(dialect, coltype)
+
+        def general(value: Any) -> str | None:
+            parsed = value if moment is None else moment(value)
+            return None if parsed is None else parsed.isoformat()
+
+        if dialect.name != "sqlite":
+            return general
+
+        def process(value: Any) -> str | None:
+            # ``YYYY-MM-DD HH:MM:SS.ffffff``, naive UTC: what SQLAlchemy writes on SQLite.
+            if type(value) is str and len(value) == 26 and value[10] == " " and value[19] == ".":
+                if value.endswith(".000000"):  # isoformat leaves out zero microseconds
+                    return value[:10] + "T" + value[11:19] + "+00:00"
+                return value[:10] + "T" + value[11:] + "+00:00"
+            return general(value)
+
+        return process
+
+
+def iso_text(column: Any) -> sa.Label[str]:
+    """``column`` (a :class:`UTCDateTime`) selected as :class:`UTCIsoText`, under its own name:
+    for ``select``s of columns whose rows are only dumped (``paginate(..., rows=True)``); the
+    fast dumper (``app.fastdump``) passes the text through as an ISO ``DateTime`` field's value.
+    """
+    return sa.type_coerce(column, UTCIsoText()).label(column.key)
+
+
 class TimestampMixin:
     """``created_at`` and ``updated_at`` maintained by the ORM."""
 

@@ -71,6 +71,10 @@ def _converter(field: fields.Field[Any]) -> Converter | None:
     ):
         data_format = field.format or field.DEFAULT_FORMAT
         format_func = field.SERIALIZATION_FUNCS.get(data_format)
+        if data_format == "iso" and format_func is not None and isinstance(field, fields.DateTime):
+            # Text is a value already in this format: a timestamp read by ``app.db.iso_text``.
+            iso = format_func
+            return lambda value: value if type(value) is str or value is None else iso(value)
         if format_func is None:
             return lambda value: None if value is None else value.strftime(data_format)
         return lambda value: None if value is None else format_func(value)

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app import events
 from app.api import paginate
-from app.db import db
+from app.db import db, iso_text
 from app.domain.models import Feature, Project, TestRun
 from app.domain.paths import normalised, path_problem
 from app.errors import Conflict, NotFound, ValidationFailed, field_error
@@ -72,8 +72,13 @@ def find_project(name: str | None) -> Project | None:
 # What a project page shows (``ProjectSchema``): the list reads these columns as rows instead of
 # loading ORM objects into the session, which it would only read and discard. One statement
 # object for every request: ``paginate`` keeps its page statement and cache key with it.
+# The timestamps are read as their answer text (``iso_text``): the rows are only dumped.
 _PROJECT_LIST_QUERY = sa.select(
-    Project.name, Project.path, Project.description, Project.created_at, Project.updated_at
+    Project.name,
+    Project.path,
+    Project.description,
+    iso_text(Project.created_at),
+    iso_text(Project.updated_at),
 ).order_by(Project.name)
 
 

@@ -228,3 +228,23 @@ def test_many_and_none_take_marshmallows_path() -> None:
     pages = [{"items": [], "total": 0, "limit": 1, "offset": 0}] * 2
     assert schema.dump(pages, many=True) == reference(domain.ProjectPageSchema(many=True), pages)
     assert schema.dump(None) == reference(schema, None)
+
+
+def test_iso_text_passes_through_iso_timestamp_fields_only() -> None:
+    """A timestamp already read as ISO text (``app.db.iso_text``) is its own ISO form; a field
+    with another format still formats a datetime and is not given text to pass through."""
+
+    class Stamps(FastDumpSchema):
+        iso = ma.fields.DateTime()
+        rfc = ma.fields.DateTime(format="rfc")
+
+    moment = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    schema = Stamps()
+    assert schema.dump({"iso": "2026-01-02T03:04:05+00:00", "rfc": moment}) == {
+        "iso": "2026-01-02T03:04:05+00:00",
+        "rfc": ma.Schema.from_dict({"rfc": ma.fields.DateTime(format="rfc")})().dump(
+            {"rfc": moment}
+        )["rfc"],
+    }
+    assert schema.dump({"iso": moment, "rfc": moment})["iso"] == moment.isoformat()
+    assert schema.dump({"iso": None, "rfc": None}) == {"iso": None, "rfc": None}

@@ -159,3 +159,69 @@ def test_timestamps_read_as_process_result_value_says() -> None:
             got = fused(value)
             assert got == expected
             assert got is None or got.tzinfo is dt.UTC
+
+
+def test_timestamps_read_as_text_are_the_aware_values_isoformat() -> None:
+    """``UTCIsoText`` (the columns of ``iso_text``) gives exactly ``isoformat()`` of what
+    ``UTCDateTime`` reads, for every stored form, zero microseconds included."""
+    import datetime as dt
+
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from app.db import UTCDateTime, UTCIsoText
+
+    cases = [
+        (
+            sqlite.dialect(),
+            [
+                "2026-11-25 23:48:09.345954",
+                "2026-01-01 00:00:00.000000",
+                "2026-01-01 00:00:00.000100",
+                None,
+                "2026-11-25 23:48:09",
+                "2026-11-25 23:48:09.12",
+                "2026-11-25",
+                "2026-11-25 23:48:09+02:00",
+            ],
+        ),
+        (
+            postgresql.psycopg.dialect(),
+            [dt.datetime(2024, 1, 1, 5, tzinfo=dt.timezone(dt.timedelta(hours=2))), None],
+        ),
+    ]
+    for dialect, values in cases:
+        moment = UTCDateTime()._cached_result_processor(dialect, None)
+        text = UTCIsoText()._cached_result_processor(dialect, None)
+        for value in values:
+            parsed = moment(value)
+            assert text(value) == (None if parsed is None else parsed.isoformat()), value
+
+
+def test_a_page_of_iso_text_rows_answers_what_the_orm_objects_do(
+    app: Any, project_dir: Any
+) -> None:
+    """The project list reads its timestamps as text; the answer shows the very values the
+    model holds (on the test database: SQLite or PostgreSQL)."""
+    import datetime as dt
+
+    from app.db import db
+    from app.domain.models import Project
+
+    stamps = [
+        dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC),
+        dt.datetime(2026, 1, 2, 3, 4, 5, 600, tzinfo=dt.UTC),
+    ]
+    with app.app_context():
+        for index, stamp in enumerate(stamps):
+            db.session.add(
+                Project(name=f"p{index}", path=str(project_dir), created_at=stamp, updated_at=stamp)
+            )
+        db.session.add(Project(name="p2", path=str(project_dir)))
+        db.session.commit()
+        expected = {
+            p.name: (p.created_at.isoformat(), p.updated_at.isoformat())
+            for p in db.session.scalars(db.select(Project))
+        }
+    items = app.test_client().get("/api/projects").json["items"]
+    assert {i["name"]: (i["created_at"], i["updated_at"]) for i in items} == expected
+    assert expected["p0"][0] == "2026-01-02T03:04:05+00:00"

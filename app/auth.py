@@ -18,13 +18,14 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, TypeVar
 
-from flask import Response, current_app, g, request
+from flask import Request, Response, current_app, g, request
 
 from app import hosts
 from app.errors import problem
+from app.state import current_app_object, current_request_object
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,7 +80,13 @@ def _normalised(patterns: tuple[str, ...]) -> tuple[str, ...]:
 
 def forwarded_by() -> list[str]:
     """The proxy headers of the current request that no trusted proxy accounts for."""
-    return hosts.forwarding_headers_in_environ(request.environ, int(_option("TRUSTED_PROXIES", 0)))
+    return _forwarded_by(request.environ, current_app.config)
+
+
+def _forwarded_by(environ: dict[str, Any], config: Mapping[str, Any]) -> list[str]:
+    return hosts.forwarding_headers_in_environ(
+        environ, int(config.get("JUNCTION_TRUSTED_PROXIES") or 0)
+    )
 
 
 def is_direct_loopback() -> bool:
@@ -91,7 +98,11 @@ def is_direct_loopback() -> bool:
     ``X-Forwarded-*`` headers that ``ProxyFix`` has applied for ``JUNCTION_TRUSTED_PROXIES``:
     then ``remote_addr`` is already the client's own address.
     """
-    return is_loopback(request.remote_addr) and not forwarded_by()
+    return _direct_loopback(current_request_object(), current_app.config)
+
+
+def _direct_loopback(req: Request, config: Mapping[str, Any]) -> bool:
+    return is_loopback(req.remote_addr) and not _forwarded_by(req.environ, config)
 
 
 def host_allowed(host: str | None) -> bool:
@@ -118,9 +129,19 @@ def origin_allowed(origin: str | None) -> bool:
 
 def host_problem() -> Response | None:
     """A 400 problem when the current request's ``Host`` is not allowed (DNS rebinding)."""
-    if not host_check_applies() or host_allowed(request.host):
+    return _host_problem(current_request_object(), current_app.config)
+
+
+def _host_problem(req: Request, config: Mapping[str, Any]) -> Response | None:
+    # Every request runs this (through ``check_request``): the request and the configuration
+    # are resolved once by the caller, not through a context-local proxy per setting.
+    patterns = config.get("JUNCTION_ALLOWED_HOSTS") or []
+    if config.get("JUNCTION_API_TOKENS") and not patterns:
+        return None  # tokens without a host list: Host is not checked (host_check_applies)
+    host = req.host
+    if hosts.host_allowed(host, _normalised(tuple(patterns))):
         return None
-    shown = request.host[:100].encode("ascii", "backslashreplace").decode()
+    shown = host[:100].encode("ascii", "backslashreplace").decode()
     return problem(
         400,
         f"The Host {shown!r} is not a name of this server. Loopback names are always "
@@ -131,7 +152,11 @@ def host_problem() -> Response | None:
 
 def origin_problem() -> Response | None:
     """A 403 problem when a state-changing request comes from a foreign ``Origin``."""
-    if request.method not in STATE_CHANGING or origin_allowed(request.headers.get("Origin")):
+    return _origin_problem(current_request_object())
+
+
+def _origin_problem(req: Request) -> Response | None:
+    if req.method not in STATE_CHANGING or origin_allowed(req.environ.get("HTTP_ORIGIN")):
         return None
     return problem(
         403,
@@ -192,22 +217,25 @@ def token_id(token: str) -> str:
 def check_request() -> Response | None:
     """``before_request``: 400 for a foreign ``Host``, 403 for a cross-site write (on every
     path), then 401/403 for an unauthenticated protected request."""
-    path = request.path
+    req = current_request_object()
+    app = current_app_object()
+    config = app.config
+    path = req.path
     if path not in PROBE_PATHS:
-        refused = host_problem() or origin_problem()
+        refused = _host_problem(req, config) or _origin_problem(req)
         if refused is not None:
             return refused
     if not path.startswith(PROTECTED_PREFIXES) or path in OPEN_PATHS:
         return None
     if path.startswith("/api/_swagger-ui/") or path in {"/api/docs", "/api/redoc"}:
         return None
-    view = current_app.view_functions.get(request.endpoint or "")
+    view = app.view_functions.get(req.endpoint or "")
     if _is_exempt(view):
         return None
 
-    tokens = _tokens()
+    tokens = list(config.get("JUNCTION_API_TOKENS") or [])
     if not tokens:
-        if is_direct_loopback():
+        if _direct_loopback(req, config):
             g.caller = "loopback"
             return None
         return problem(
@@ -217,16 +245,16 @@ def check_request() -> Response | None:
             code="LOOPBACK_ONLY",
         )
 
-    header = request.headers.get("Authorization", "")
+    header = req.headers.get("Authorization", "")
     scheme, _, credentials = header.partition(" ")
-    if not header and not request.args.get("access_token"):
+    if not header and not req.args.get("access_token"):
         signed_in = console_session()
         if signed_in is not None:
             return _console_caller(signed_in)
     if not credentials and path.startswith("/ws/"):
         # Browsers cannot set headers on a WebSocket handshake; they pass the token as the
         # ``access_token`` query parameter of the stream URL (never logged, see observability).
-        credentials, scheme = request.args.get("access_token", ""), "Bearer"
+        credentials, scheme = req.args.get("access_token", ""), "Bearer"
     if scheme.lower() != "bearer" or not credentials.strip():
         return problem(
             401,

@@ -8,9 +8,10 @@ import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Response, current_app, request
+from flask import Request, Response, current_app
 
 from app.errors import VALIDATION_CODE, field_error, problem
+from app.state import current_request_object
 from app.validation import validation_status
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,68 +49,72 @@ def require_json_body() -> Response | None:
     :func:`parse_json`'s limits to every JSON body: nesting, long integers and unpaired UTF-16
     surrogates (``"\\ud800"``) become problem documents before any view runs.
     """
-    too_large = _chunked_body_too_large()
+    # Every request runs this: the request is resolved once, not through the proxy per read.
+    req = current_request_object()
+    too_large = _chunked_body_too_large(req)
     if too_large is not None:
         return too_large
-    if not request.path.startswith("/api/"):
+    if not req.path.startswith("/api/"):
         return None
-    nul = _nul_problem()
+    nul = _nul_problem(req)
     if nul is not None:
         return nul
-    if request.method not in BODY_METHODS:
+    if req.method not in BODY_METHODS:
         return None
-    view = current_app.view_functions.get(request.endpoint or "")
+    view = current_app.view_functions.get(req.endpoint or "")
     raw_types = _raw_types(view)
     if raw_types is not None:
-        if request.mimetype in raw_types:
+        if req.mimetype in raw_types:
             return None
         return problem(
             415,
-            f"Send the body as {' or '.join(raw_types)} "
-            f"(got {request.mimetype or 'no content type'}).",
+            f"Send the body as {' or '.join(raw_types)} (got {req.mimetype or 'no content type'}).",
         )
-    has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
+    has_body = (req.content_length or 0) > 0 or "chunked" in req.headers.get(
         "Transfer-Encoding", ""
     )
-    if not has_body or request.is_json:
+    if not has_body or req.is_json:
         return None
     if view is not None and _is_raw(view):
         return None
     return problem(
         415,
-        f"Send the body as application/json (got {request.mimetype or 'no content type'}).",
+        f"Send the body as application/json (got {req.mimetype or 'no content type'}).",
     )
 
 
-def _chunked_body_too_large() -> Response | None:
+def _chunked_body_too_large(req: Request) -> Response | None:
     """413 for a chunked body (no ``Content-Length``) longer than ``MAX_CONTENT_LENGTH``.
 
     Werkzeug stops reading such a body at the limit and hands the view the truncated bytes
     (a 12 MB JSON body then fails as malformed, 400): read one byte past the limit to tell a
     body of exactly the limit from a longer one.
     """
-    if "chunked" not in request.environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+    if "chunked" not in req.environ.get("HTTP_TRANSFER_ENCODING", "").lower():
         return None
-    limit = request.max_content_length
-    if limit is None or request.content_length is not None:
+    limit = req.max_content_length
+    if limit is None or req.content_length is not None:
         return None
-    if len(request.get_data(cache=True)) < limit or not request.environ["wsgi.input"].read(1):
+    if len(req.get_data(cache=True)) < limit or not req.environ["wsgi.input"].read(1):
         return None
     return problem(
         413, f"Request bodies are limited to {limit} bytes (JUNCTION_MAX_CONTENT_LENGTH)."
     )
 
 
-def _nul_problem() -> Response | None:
+def _nul_problem(req: Request) -> Response | None:
     bad: list[dict[str, str]] = []
-    if "\x00" in request.path:
+    if "\x00" in req.path:
         bad.append(field_error("path", "Must not contain NUL characters.", "nul_character"))
-    for name, value in request.args.items(multi=True):
-        if "\x00" in name or "\x00" in value:
-            bad.append(field_error(name, "Must not contain NUL characters.", "nul_character"))
-    if request.is_json and not _is_raw(current_app.view_functions.get(request.endpoint or "")):
+    query = req.environ.get("QUERY_STRING", "")
+    # A NUL reaches the arguments only as itself or as ``%00``: without either, skip the parse.
+    if "%00" in query or "\x00" in query:
+        for name, value in req.args.items(multi=True):
+            if "\x00" in name or "\x00" in value:
+                bad.append(field_error(name, "Must not contain NUL characters.", "nul_character"))
+    if req.is_json and not _is_raw(current_app.view_functions.get(req.endpoint or "")):
         # ``silent``: malformed JSON is reported by the view's own parser (400 MALFORMED_JSON).
-        body = request.get_json(silent=True)
+        body = req.get_json(silent=True)
         bad.extend(
             field_error(path, "Must not contain NUL characters.", "nul_character")
             for path in _nul_paths(body, "")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from flask import Flask, current_app
+from flask import Flask, Request, current_app, request
 
 if TYPE_CHECKING:  # annotations only; neither module imports this one
     from flask_smorest import Api
@@ -83,3 +83,10 @@ def current_app_object() -> Flask:
     # Flask annotates the proxy as ``Flask``, so type checkers know neither its LocalProxy method
     # nor what that returns.
     return current_app._get_current_object()  # type: ignore[attr-defined,no-any-return]
+
+
+def current_request_object() -> Request:
+    """The request behind the ``request`` proxy: for code that reads it many times per request
+    (each proxy access is a context-variable lookup)."""
+    # As for ``current_app_object``: the proxy is annotated as the ``Request`` it stands for.
+    return request._get_current_object()  # type: ignore[attr-defined,no-any-return]

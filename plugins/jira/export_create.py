@@ -12,7 +12,7 @@ from typing import Any
 from app.http import HttpError, HttpValidationError
 from plugins.jira import lookup, progress
 from plugins.jira.adf import html_to_adf
-from plugins.jira.adf.convert import _plain_text_doc
+from plugins.jira.adf.convert import plain_text_doc
 from plugins.jira.client import PROPERTY_KEY
 from plugins.jira.export_attempt import ClientAttempt, marker_label, now
 from plugins.jira.failures import from_http
@@ -96,7 +96,7 @@ class Creator(ClientAttempt):
                     "sent as plain text. Re-apply the formatting by hand.",
                 )
             )
-            return {**fields, "description": _plain_text_doc(ticket.description_html or "")}
+            return {**fields, "description": plain_text_doc(ticket.description_html or "")}
         droppable = [name for name in refused if name in optional and name in fields]
         if not droppable or len(droppable) < len(refused):
             raise from_http(exc, f"creating ticket {ticket.order}")

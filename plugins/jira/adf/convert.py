@@ -305,7 +305,7 @@ def html_to_adf(html: str, *, base_url: str | None = None) -> Conversion:
             "the converted document failed ADF validation; its text was sent as plain "
             f"paragraphs ({errors[0][:120]})",
         )
-        adf = _plain_text_doc(html)
+        adf = plain_text_doc(html)
     source = converter.source_characters
     kept = adf_text_characters(adf)
     reduction = round(max(0, source - kept) / source, 4) if source else 0.0
@@ -320,7 +320,9 @@ def html_to_adf(html: str, *, base_url: str | None = None) -> Conversion:
     )
 
 
-def _plain_text_doc(html: str) -> dict[str, Any]:
+def plain_text_doc(html: str) -> dict[str, Any]:
+    """``html``'s text as one plain ADF paragraph (no marks, no structure): what is sent when
+    a formatted description fails validation here or is refused by Jira."""
     root = parse_html(html, WarningLog())
     lines: list[str] = []
     stack: list[Element | str] = [root]

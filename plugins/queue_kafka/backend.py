@@ -121,7 +121,6 @@ class KafkaQueue:
                 # Someone else works our partition too: try another one.
                 self._home = random.randrange(self._partitions)
                 journal.contended[self._home] = False
-            journal.drain()  # what other handles did, as far as already fetched
             synced, lost = False, 0
             while True:
                 now = self.clock()

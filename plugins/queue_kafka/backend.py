@@ -74,6 +74,7 @@ class KafkaQueue:
         # Among items enqueued in the same clock tick, prefer this partition: with several
         # partitions, workers that settle on different ones rarely interleave their records.
         self._home = random.randrange(self._partitions)
+        self._seen_others: dict[int, float] = {}  # when another handle last wrote there
         self._closed = False
         self._next: Prefetched | None = None
         self._leasing: tuple[str, float] | None = None  # worker and visibility of the last lease
@@ -117,6 +118,7 @@ class KafkaQueue:
     def _pick(self, now: float, spread: bool) -> tuple[Entry, int] | None:
         """The item to try to lease: the oldest, or one of the SPREAD oldest if ``spread``."""
         contended = self._journal.contended
+        self._move_home_if_shared(contended)
         ranked = self._ranked(now, SPREAD if spread or any(contended.values()) else 1)
         if not ranked:
             return None
@@ -124,6 +126,19 @@ class KafkaQueue:
         if spread or contended.get(partition):
             entry, partition = random.choice(ranked)
         return entry, partition
+
+    def _move_home_if_shared(self, contended: dict[int, bool]) -> None:
+        """Someone else works our home partition too: move to the partition where we saw
+        another handle's records longest ago (so that handles settle on different ones)."""
+        now = time.monotonic()
+        for partition, flag in contended.items():
+            if flag:
+                self._seen_others[partition] = now
+        if self._partitions > 1 and contended.get(self._home):
+            contended[self._home] = False
+            others = [p for p in range(self._partitions) if p != self._home]
+            random.shuffle(others)
+            self._home = min(others, key=lambda p: self._seen_others.get(p, 0.0))
 
     def _lease_record(self, entry: Entry, worker: str, visibility: float) -> dict[str, Any]:
         now = self.clock()
@@ -163,10 +178,6 @@ class KafkaQueue:
             if prefetched is not None:
                 return prefetched
             journal = self._journal
-            if self._partitions > 1 and journal.contended.get(self._home):
-                # Someone else works our partition too: try another one.
-                self._home = random.randrange(self._partitions)
-                journal.contended[self._home] = False
             synced, lost = False, 0
             while True:
                 picked = self._pick(self.clock(), spread=lost > 0)

@@ -4,10 +4,12 @@ Enqueue produces a ``put`` record (idempotent producer, ``acks=all``); lease, ac
 produce ``lease``/``ack``/``nack`` records to the item's partition, and learn whether they won
 by applying the log up to their own record (:mod:`plugins.queue_kafka.journal` decides,
 :mod:`plugins.queue_kafka.topic` produces and applies: its own records locally, other handles'
-records as fetched). Each handle follows every partition and commits, in the consumer group,
-the offset from which a new handle must replay: only records of items acknowledged (or
-re-produced by a nack) are ever skipped, so an item whose worker died is read again by everyone
-and handed out again once its visibility deadline passes.
+records fetched when a gap before its own shows they exist). A successful ack also leases the
+next item in the same produce request (:class:`Prefetched`, handed out by the next ``lease``),
+so a worker's lease+ack loop costs one durable round trip per item. Each handle commits, in the
+consumer group, the offset from which a new handle must replay: only records of items
+acknowledged (or re-produced by a nack) are ever skipped, so an item whose worker died is read
+again by everyone and handed out again once its visibility deadline passes.
 """
 
 from __future__ import annotations
@@ -253,11 +255,11 @@ class KafkaQueue:
             if picked is not None:
                 records.append((picked[1], self._lease_record(picked[0], *leasing)))
         outcomes = self._journal.run(records)
-        if leasing is not None and len(records) == 2 and outcomes[1].item is not None:
-            ahead = records[1][1]
-            if outcomes[1].ok:
-                lease = Lease(_copy(outcomes[1].item), ahead["token"], ahead["until"])
-                self._next = Prefetched(lease, records[1][0], *leasing)
+        if leasing is not None and len(records) == 2:
+            won, (partition_next, ahead) = outcomes[1], records[1]
+            if won.ok and won.item is not None:
+                lease = Lease(_copy(won.item), ahead["token"], ahead["until"])
+                self._next = Prefetched(lease, partition_next, *leasing)
         if outcomes[0].ok:
             self._journal.commit()
         return outcomes[0].ok

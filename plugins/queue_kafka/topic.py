@@ -9,11 +9,13 @@ them in their partitions has been applied. Two ways get it there:
   (always so when no other handle wrote to the partition in between), it applies its own record
   without waiting for the consumer to fetch it back: the log up to and including it is known.
   That saves the fetch round trip, which on Tansu is not woken by a produce and so costs up to
-  ``fetch.wait.max.ms`` per operation (docs/queue_kafka.md). The consumer still fetches these
-  records later; each is then compared with what was applied, and skipped;
-- **other handles' records, fetched**: records between the handle's position and its own record
-  are read from the consumer (which follows every partition in the background, ``assign()``ed,
-  no group join); only then is the own record applied.
+  ``fetch.wait.max.ms`` per operation (docs/queue_kafka.md);
+- **other handles' records, fetched on demand**: the consumer is ``assign()``ed every partition
+  (no group join) but keeps them paused. Only when the delivery report shows a gap (records of
+  other handles between the handle's position and its own record), or for a ``sync`` marker, is
+  the partition resumed from the handle's position, fetched up to the record, and paused again.
+  Following every partition continuously made the broker serve every record to every handle,
+  its own included, and Tansu charges a fetch in proportion to the partition's length.
 
 Offsets are committed (in the consumer group, as the offset a new handle replays from) lazily,
 at most every :data:`COMMIT_INTERVAL` seconds and on close: the committed offset is only where a

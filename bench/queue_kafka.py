@@ -9,8 +9,9 @@ started here (in memory, loopback).
   at-least-once ack), each assigned a partition (4 partitions for 4 consumers, both sides).
 
 Context rows (not ratios): the raw producer batched; the raw producer reading each record back
-with a consumer before the next (what a read-your-own-write costs on this broker); and the raw
-floor of a lease+ack, two records produced durably one after the other per item.
+with a consumer before the next (what a read-your-own-write costs on this broker); and two
+records produced durably one after the other per item (the floor of the backend's previous
+design, whose lease and ack were each a durable produce; now the ack carries the next lease).
 
 ``python bench/queue_kafka.py [--items 2000]``. The goal is at least half the raw rate.
 """

@@ -4,20 +4,25 @@ Enqueue produces a ``put`` record (idempotent producer, ``acks=all``); lease, ac
 produce ``lease``/``ack``/``nack`` records to the item's partition, and learn whether they won
 by applying the log up to their own record (:mod:`plugins.queue_kafka.journal` decides,
 :mod:`plugins.queue_kafka.topic` produces and applies: its own records locally, other handles'
-records as fetched). Each handle follows every partition and commits, in the consumer group,
-the offset from which a new handle must replay: only records of items acknowledged (or
-re-produced by a nack) are ever skipped, so an item whose worker died is read again by everyone
-and handed out again once its visibility deadline passes.
+records fetched when a gap before its own shows they exist). A successful ack also leases the
+next item in the same produce request (:class:`Prefetched`, handed out by the next ``lease``),
+so a worker's lease+ack loop costs one durable round trip per item. Each handle commits, in the
+consumer group, the offset from which a new handle must replay: only records of items
+acknowledged (or re-produced by a nack) are ever skipped, so an item whose worker died is read
+again by everyone and handed out again once its visibility deadline passes.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import dataclasses
 import random
 import threading
 import time
 import uuid
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 from plugins.builds.queue_base import (
@@ -40,6 +45,19 @@ CLEAR_REFUSED = (
 # losing a lease race, take one of the oldest SPREAD items at random so that concurrent workers
 # do not all race for the head.
 SPREAD = 16
+# A prefetched lease (taken with the ack before it) is handed out as it is while it has lost
+# at most this share of its visibility timeout (and at most a second); else it is renewed.
+FRESH_SHARE, FRESH_MAX = 0.1, 1.0
+
+
+@dataclass
+class Prefetched:
+    """A lease this handle took with its last ack, for the next ``lease`` call."""
+
+    lease: Lease
+    partition: int
+    worker: str
+    visibility: float
 
 
 class KafkaQueue:
@@ -58,7 +76,12 @@ class KafkaQueue:
         # Among items enqueued in the same clock tick, prefer this partition: with several
         # partitions, workers that settle on different ones rarely interleave their records.
         self._home = random.randrange(self._partitions)
+        self._seen_others: dict[int, float] = {}  # when another handle last wrote there
         self._closed = False
+        self._next: Prefetched | None = None
+        self._leasing: tuple[str, float] | None = None  # worker and visibility of the last lease
+        # Registered until close (so an unclosed handle lives until exit).
+        atexit.register(self._release_at_exit)
 
     def partition_of(self, item: QueueItem) -> int:
         """The partition of ``item``'s key (duplicates must meet in one partition's log)."""
@@ -76,13 +99,13 @@ class KafkaQueue:
                 return partition, state.entries[item_id]
         return None
 
-    def _ranked(self, now: float) -> list[tuple[Entry, int]]:
-        """The oldest SPREAD items available at ``now`` over every partition."""
+    def _ranked(self, now: float, limit: int = SPREAD) -> list[tuple[Entry, int]]:
+        """The oldest ``limit`` items available at ``now`` over every partition."""
         home = self._home
         ready = [
             (entry, p)
             for p, state in self._journal.states.items()
-            for entry in state.candidates(now, SPREAD)
+            for entry in state.candidates(now, limit)
         ]
         ready.sort(
             key=lambda pair: (
@@ -92,7 +115,43 @@ class KafkaQueue:
                 pair[0].offset,
             )
         )
-        return ready[:SPREAD]
+        return ready[:limit]
+
+    def _pick(self, now: float, spread: bool) -> tuple[Entry, int] | None:
+        """The item to try to lease: the oldest, or one of the SPREAD oldest if ``spread``."""
+        contended = self._journal.contended
+        self._move_home_if_shared(contended)
+        ranked = self._ranked(now, SPREAD if spread or any(contended.values()) else 1)
+        if not ranked:
+            return None
+        entry, partition = ranked[0]
+        if spread or contended.get(partition):
+            entry, partition = random.choice(ranked)
+        return entry, partition
+
+    def _move_home_if_shared(self, contended: dict[int, bool]) -> None:
+        """Someone else works our home partition too: move to the partition where we saw
+        another handle's records longest ago (so that handles settle on different ones)."""
+        now = time.monotonic()
+        for partition, flag in contended.items():
+            if flag:
+                self._seen_others[partition] = now
+        if self._partitions > 1 and contended.get(self._home):
+            contended[self._home] = False
+            others = [p for p in range(self._partitions) if p != self._home]
+            random.shuffle(others)
+            self._home = min(others, key=lambda p: self._seen_others.get(p, 0.0))
+
+    def _lease_record(self, entry: Entry, worker: str, visibility: float) -> dict[str, Any]:
+        now = self.clock()
+        return {
+            "op": "lease",
+            "id": entry.item.id,
+            "token": uuid.uuid4().hex,
+            "now": now,
+            "until": now + visibility,
+            "worker": worker[:100],
+        }
 
     # -- the backend interface -------------------------------------------------------------
 
@@ -116,41 +175,64 @@ class KafkaQueue:
     def lease(self, worker: str, visibility_timeout: float) -> Lease | None:
         """The oldest available item, won by a ``lease`` record, or ``None``."""
         with self._lock:
+            self._leasing = (worker, visibility_timeout)
+            prefetched = self._take_prefetched(worker, visibility_timeout)
+            if prefetched is not None:
+                return prefetched
             journal = self._journal
-            if self._partitions > 1 and journal.contended.get(self._home):
-                # Someone else works our partition too: try another one.
-                self._home = random.randrange(self._partitions)
-                journal.contended[self._home] = False
-            journal.drain()  # what other handles did, as far as already fetched
             synced, lost = False, 0
             while True:
-                now = self.clock()
-                ranked = self._ranked(now)
-                if not ranked:
+                picked = self._pick(self.clock(), spread=lost > 0)
+                if picked is None:
                     if synced:
                         return None
                     journal.sync()
                     synced = True
                     continue
-                entry, partition = ranked[0]
-                if lost or journal.contended.get(partition):
-                    entry, partition = random.choice(ranked)
-                token = uuid.uuid4().hex
-                until = now + visibility_timeout
-                record = {
-                    "op": "lease",
-                    "id": entry.item.id,
-                    "token": token,
-                    "now": now,
-                    "until": until,
-                    "worker": worker[:100],
-                }
+                entry, partition = picked
+                record = self._lease_record(entry, worker, visibility_timeout)
                 (outcome,) = journal.run([(partition, record)])
                 if outcome.ok and outcome.item is not None:
-                    return Lease(_copy(outcome.item), token, until)
+                    return Lease(_copy(outcome.item), record["token"], record["until"])
                 lost += 1
 
-    def _settle(self, item_id: str, record: dict[str, Any]) -> bool:
+    def _take_prefetched(self, worker: str, visibility: float) -> Lease | None:
+        """The lease prefetched with the last ack: as it is while fresh, else renewed with a
+        new token and deadline (``None`` if the item went to someone else meanwhile)."""
+        ahead, self._next = self._next, None
+        if ahead is None:
+            return None
+        lost = ahead.lease.expires_at - (self.clock() + visibility)
+        fresh = min(FRESH_MAX, FRESH_SHARE * visibility)
+        if ahead.worker == worker and ahead.visibility == visibility and lost >= -fresh:
+            return ahead.lease
+        entry = self._journal.states[ahead.partition].entries.get(ahead.lease.item.id)
+        if entry is None:
+            return None
+        record = self._lease_record(entry, worker, visibility)
+        record["renew"] = ahead.lease.token
+        (outcome,) = self._journal.run([(ahead.partition, record)])
+        if outcome.ok and outcome.item is not None:
+            return Lease(_copy(outcome.item), record["token"], record["until"])
+        return None
+
+    def _release_prefetched(self) -> None:
+        """Give back a prefetched lease nobody asked for (no attempt counted)."""
+        ahead, self._next = self._next, None
+        if ahead is not None:
+            record = {"op": "nack", "token": ahead.lease.token, "delay": 0.0, "release": True}
+            self._settle(ahead.lease.item.id, record, prefetch=False)
+
+    def _release_at_exit(self) -> None:
+        """Give back the lease prefetched by a handle still open at interpreter exit, so that
+        it goes back to the queue now rather than at its deadline (``builds worker --once``)."""
+        if not self._closed and self._next is not None:
+            # The broker may be gone at exit; the lease then simply expires.
+            with contextlib.suppress(Exception), self._lock:
+                self._release_prefetched()
+                self._journal.commit(force=True)
+
+    def _settle(self, item_id: str, record: dict[str, Any], prefetch: bool) -> bool:
         found = self._find(item_id)
         if found is None:
             self._journal.sync()  # leased through another handle after our last look?
@@ -162,20 +244,36 @@ class KafkaQueue:
         if record["op"] == "nack":
             record["available_at"] = record["now"] + max(0.0, float(record.pop("delay")))
             record["item"] = entry.item.as_dict()
-        (outcome,) = self._journal.run([(partition, record)])
-        if outcome.ok:
+            if record.get("release"):  # back where it was in the order
+                record["available_at"] = entry.item.available_at
+        records = [(partition, record)]
+        leasing = self._leasing if prefetch and self._next is None else None
+        if leasing is not None:
+            # Lease the next item in the same produce request as this ack: a worker asks for
+            # it next, and one durable round trip then serves an ack and a lease.
+            picked = self._pick(record["now"], spread=False)
+            if picked is not None:
+                records.append((picked[1], self._lease_record(picked[0], *leasing)))
+        outcomes = self._journal.run(records)
+        if leasing is not None and len(records) == 2:
+            won, (partition_next, ahead) = outcomes[1], records[1]
+            if won.ok and won.item is not None:
+                lease = Lease(_copy(won.item), ahead["token"], ahead["until"])
+                self._next = Prefetched(lease, partition_next, *leasing)
+        if outcomes[0].ok:
             self._journal.commit()
-        return outcome.ok
+        return outcomes[0].ok
 
     def ack(self, item_id: str, token: str) -> bool:
         """Remove a leased item whose lease ``token`` still holds at the record's position."""
         with self._lock:
-            return self._settle(item_id, {"op": "ack", "token": token})
+            return self._settle(item_id, {"op": "ack", "token": token}, prefetch=True)
 
     def nack(self, item_id: str, token: str, delay: float = 0.0) -> bool:
         """Re-produce a leased item (same attempts), available after ``delay`` seconds."""
         with self._lock:
-            return self._settle(item_id, {"op": "nack", "token": token, "delay": delay})
+            record = {"op": "nack", "token": token, "delay": delay}
+            return self._settle(item_id, record, prefetch=False)
 
     def stats(self) -> QueueStats:
         """Waiting and leased counts and the oldest waiting item, from an up-to-date view."""
@@ -225,7 +323,11 @@ class KafkaQueue:
             if self._closed:
                 return
             self._closed = True
-            self._journal.close()
+            atexit.unregister(self._release_at_exit)
+            try:
+                self._release_prefetched()
+            finally:
+                self._journal.close()
 
 
 def _copy(item: QueueItem) -> QueueItem:

@@ -67,6 +67,14 @@ class PartitionState:
         if op == "put":
             return self._put(offset, QueueItem.from_dict(record["item"]))
         entry = self.entries.get(str(record.get("id")))
+        if op == "lease" and "renew" in record:
+            # A renewal by the holder of the current token (a prefetched lease handed out
+            # late, or to another worker name): a new token and deadline, no new attempt.
+            if entry is None or entry.token != str(record["renew"]):
+                return Outcome(False)
+            entry.item.leased_until = float(record["until"])
+            entry.token = str(record["token"])
+            return Outcome(True, entry.item)
         if op == "lease":
             if entry is None or not _available(entry.item, float(record["now"])):
                 return Outcome(False)
@@ -86,6 +94,10 @@ class PartitionState:
             # The nack re-produces the item: its current record becomes this one.
             self.pins.append((offset, entry.offset))
             entry.offset, entry.token = offset, None
+            if record.get("release"):  # a prefetched lease never handed out: no attempt
+                if entry.item.attempts > 1:
+                    self.redeliveries -= 1
+                entry.item.attempts = max(0, entry.item.attempts - 1)
             entry.item.leased_until = None
             entry.item.available_at = float(record["available_at"])
             self._order(entry)

@@ -9,11 +9,13 @@ them in their partitions has been applied. Two ways get it there:
   (always so when no other handle wrote to the partition in between), it applies its own record
   without waiting for the consumer to fetch it back: the log up to and including it is known.
   That saves the fetch round trip, which on Tansu is not woken by a produce and so costs up to
-  ``fetch.wait.max.ms`` per operation (docs/queue_kafka.md). The consumer still fetches these
-  records later; each is then compared with what was applied, and skipped;
-- **other handles' records, fetched**: records between the handle's position and its own record
-  are read from the consumer (which follows every partition in the background, ``assign()``ed,
-  no group join); only then is the own record applied.
+  ``fetch.wait.max.ms`` per operation (docs/queue_kafka.md);
+- **other handles' records, fetched on demand**: the consumer is ``assign()``ed every partition
+  (no group join) but keeps them paused. Only when the delivery report shows a gap (records of
+  other handles between the handle's position and its own record), or for a ``sync`` marker, is
+  the partition resumed from the handle's position, fetched up to the record, and paused again.
+  Following every partition continuously made the broker serve every record to every handle,
+  its own included, and Tansu charges a fetch in proportion to the partition's length.
 
 Offsets are committed (in the consumer group, as the offset a new handle replays from) lazily,
 at most every :data:`COMMIT_INTERVAL` seconds and on close: the committed offset is only where a
@@ -86,6 +88,11 @@ class TopicJournal:
             self.committed[tp.partition] = start
             assignment.append(TopicPartition(settings.topic, tp.partition, start))
         self._consumer.assign(assignment)
+        # Fetch on demand only (see catch_up): following every partition continuously made the
+        # broker serve every record to every handle, its own included, and on Tansu a fetch
+        # costs in proportion to the partition's length (docs/queue_kafka.md).
+        self._consumer.pause(assignment)
+        self._fetching: set[int] = set()
         self._own: dict[tuple[int, int], bytes] = {}  # our records not yet fetched back
         self._last_own: dict[int, int] = {}
         self.contended: dict[int, bool] = {}  # another handle wrote there since our last record
@@ -146,18 +153,41 @@ class TopicJournal:
     # -- applying --------------------------------------------------------------------------
 
     def catch_up(self, targets: dict[int, int]) -> None:
-        """Apply records until every partition in ``targets`` is past its offset."""
+        """Apply records until every partition in ``targets`` is past its offset: our own
+        locally, other handles' (the gaps before ours) fetched for the occasion."""
         deadline = time.monotonic() + self.timeout
-        wait = 0.0
-        while True:
-            self.drain(wait)
-            for partition in targets:
-                self._apply_own(partition)
-            if all(self.states[p].position > off for p, off in targets.items()):
-                return
-            if time.monotonic() > deadline:
-                raise TimeoutError("the queue topic did not return the records before ours")
-            wait = 0.05  # poll() returns as soon as a record arrives
+        behind = self._behind(targets)
+        if not behind:
+            return
+        self._fetch(behind)
+        try:
+            while behind:
+                self.drain(0.05)  # poll() returns as soon as a record arrives
+                behind = self._behind(targets)
+                if behind and time.monotonic() > deadline:
+                    raise TimeoutError("the queue topic did not return the records before ours")
+        finally:
+            self._stop_fetching()
+
+    def _behind(self, targets: dict[int, int]) -> list[int]:
+        for partition in targets:
+            self._apply_own(partition)
+        return [p for p, off in targets.items() if self.states[p].position <= off]
+
+    def _fetch(self, partitions: list[int]) -> None:
+        """Fetch ``partitions`` from each one's position (they are paused otherwise)."""
+        tps = [TopicPartition(self.settings.topic, p, self.states[p].position) for p in partitions]
+        self._consumer.resume(tps)
+        for tp in tps:
+            self._gaps.pop(tp.partition, None)
+            self._consumer.seek(tp)
+        self._fetching.update(partitions)
+
+    def _stop_fetching(self) -> None:
+        tps = [TopicPartition(self.settings.topic, p) for p in self._fetching]
+        self._fetching.clear()
+        if tps:
+            self._consumer.pause(tps)
 
     def drain(self, wait: float = 0.0) -> None:
         """Apply what the consumer has fetched; wait up to ``wait`` s for a first record."""
@@ -175,13 +205,15 @@ class TopicJournal:
             partition, offset = msg.partition(), msg.offset()
             if partition is None or offset is None or partition in reseeked:
                 continue  # (a record always has both; the client types them optional)
+            if partition not in self._fetching:
+                continue  # left over from an earlier fetch: fetched again when needed
             if not self._apply_fetched(partition, offset, msg.value()):
                 reseeked.add(partition)
 
     def _apply_own(self, partition: int) -> None:
         """Apply our own records that come next in ``partition`` (no fetch needed)."""
         state = self.states[partition]
-        while (payload := self._own.get((partition, state.position))) is not None:
+        while (payload := self._own.pop((partition, state.position), None)) is not None:
             self._apply(partition, state.position, payload)
 
     def _apply_fetched(self, partition: int, offset: int, value: bytes | None) -> bool:
@@ -201,7 +233,9 @@ class TopicJournal:
             return False
         if offset < state.position:  # our own record, applied just now
             return self._apply_fetched(partition, offset, value)
-        self._own.pop((partition, offset), None)
+        own = self._own.pop((partition, offset), None)
+        if own is not None and own != value:
+            log.error("queue_kafka: %s/%s is not the record we produced", partition, offset)
         self._apply(partition, offset, value)
         return True
 

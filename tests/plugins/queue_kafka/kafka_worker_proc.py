@@ -3,7 +3,8 @@
 ``python -m tests.plugins.queue_kafka.kafka_worker_proc MODE SETTINGS_JSON``: ``lease`` leases
 items (1 h visibility) and prints each id, never acking; ``work VISIBILITY`` leases and acks
 forever, printing each id whose ack returned True; ``drain`` leases and acks until the queue is
-empty, printing each id acked.
+empty, printing each id acked; ``once`` leases and acks one item and exits without closing
+the handle (as ``junction builds worker --once`` does).
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ def main(mode: str, settings_json: str, *args: str) -> None:
                 time.sleep(0.05)  # a worker's idle poll interval (each empty lease writes a record)
             elif queue.ack(lease.item.id, lease.token):
                 print(lease.item.id, flush=True)
+    elif mode == "once":
+        lease = queue.lease("once-proc", 3600)
+        if lease is not None and queue.ack(lease.item.id, lease.token):
+            print(lease.item.id, flush=True)
     elif mode == "drain":
         while (lease := queue.lease("drain-proc", 3600)) is not None:
             if queue.ack(lease.item.id, lease.token):

@@ -167,6 +167,21 @@ def test_sigkilled_leaser_is_redelivered(kafka_settings) -> None:
     later.close()
 
 
+def test_a_process_exiting_unclosed_gives_its_prefetched_lease_back(kafka_settings) -> None:
+    """A process that acks one item and exits without closing its handle (the ack prefetched
+    the next lease) leaves the rest of the queue available at once, not after 1 h."""
+    settings = kafka_settings()
+    queue = KafkaQueue(settings)
+    queue.enqueue_many([make_item(f"p{n}") for n in range(3)])
+    worker = Worker("once", settings)
+    assert worker.proc.wait(timeout=60) == 0
+    worker.reader.join(timeout=30)
+    assert len([line for line in worker.lines if line != "ready"]) == 1
+    stats = queue.stats()
+    assert (stats.length, stats.in_flight) == (2, 0)
+    queue.close()
+
+
 def test_random_kills_lose_nothing_and_ack_nothing_twice(kafka_settings) -> None:
     """KILL_ITEMS items, four workers, one SIGKILLed at random every few dozen acks and
     replaced: every item is acknowledged exactly once (by the log's own account), no worker's

@@ -11,6 +11,7 @@ over this file. See docs/deployment.md.
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import signal
@@ -120,6 +121,12 @@ def post_worker_init(worker):
 
     signal.signal(signal.SIGTERM, on_sigterm)
     signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn set it: do not break requests
+    # The application is loaded now: its ~200,000 long-lived objects (modules, SQLAlchemy and
+    # marshmallow metadata, plugins) never become garbage, yet every older-generation collection
+    # walked them again (1.6 ms each, about once a thousand requests). Freezing moves them out
+    # of the collector's way; objects made from here on are collected as before.
+    gc.collect()
+    gc.freeze()
 
 
 def worker_int(worker):

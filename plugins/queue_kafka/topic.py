@@ -18,8 +18,9 @@ them in their partitions has been applied. Two ways get it there:
   its own included, and Tansu charges a fetch in proportion to the partition's length.
 
 A record may also be produced **unwaited** (:meth:`TopicJournal.produce_unwaited`: the backend's
-renewal of a prefetched lease it hands out): the call returns at once, and the record is sent by
-librdkafka at once (``linger.ms=0``). Its delivery report is taken in by the next flush (every
+renewal of a prefetched lease it hands out): the call returns at once, and librdkafka sends the
+record within :data:`UNWAITED_LINGER_MS` unless a flush sends it sooner (then in the same request
+as the flushed records). Its delivery report is taken in by the next flush (every
 :meth:`~TopicJournal.run` flushes the shared producer, so before any fetch) or
 :meth:`~TopicJournal.take_reports`, and from then on it is an own record like any other, applied
 in log order; every ``run`` (hence ``sync``, ``stats``, ``items``) also applies every unwaited
@@ -51,6 +52,7 @@ log = logging.getLogger("plugins.queue_kafka.backend")
 GAP_PATIENCE = 2.0  # seconds a missing offset may stay invisible before it is skipped
 COMMIT_INTERVAL = 1.0  # seconds between offset commits (a commit is only a replay hint)
 FETCH_WAIT_MS = 5  # how long an idle fetch waits on the broker (see docs/queue_kafka.md)
+UNWAITED_LINGER_MS = 5  # how long an unwaited record may wait to share a produce request
 
 
 @dataclass
@@ -76,7 +78,10 @@ class TopicJournal:
                 **base,
                 "enable.idempotence": True,
                 "acks": "all",
-                "linger.ms": 0,
+                # Every run() flushes, which sends at once whatever the linger; the linger only
+                # delays an unwaited record, so that the handle's next run (a worker's ack)
+                # carries it in the same produce request instead of one more request of its own.
+                "linger.ms": UNWAITED_LINGER_MS,
                 "message.timeout.ms": int(timeout * 1000),
             }
         )

@@ -6,7 +6,10 @@ by applying the log up to their own record (:mod:`plugins.queue_kafka.journal` d
 :mod:`plugins.queue_kafka.topic` produces and applies: its own records locally, other handles'
 records fetched when a gap before its own shows they exist). A successful ack also leases the
 next item in the same produce request (:class:`Prefetched`, handed out by the next ``lease``),
-so a worker's lease+ack loop costs one durable round trip per item. Each handle commits, in the
+so a worker's lease+ack loop costs one durable round trip per item. That lease holds its item
+only :data:`HOLD` seconds (nobody may be coming for it: the next ``lease`` can reach another
+handle); the ``lease`` call that hands it out extends it to the full visibility timeout with a
+renewal record it does not wait for. Each handle commits, in the
 consumer group, the offset from which a new handle must replay: only records of items
 acknowledged (or re-produced by a nack) are ever skipped, so an item whose worker died is read
 again by everyone and handed out again once its visibility deadline passes.
@@ -48,6 +51,15 @@ SPREAD = 16
 # A prefetched lease (taken with the ack before it) is handed out as it is while it has lost
 # at most this share of its visibility timeout (and at most a second); else it is renewed.
 FRESH_SHARE, FRESH_MAX = 0.1, 1.0
+# A prefetched lease holds its item this long at most (not the whole visibility timeout): if the
+# next lease() never comes to this handle (another process serves it, the worker stopped), the
+# item is free for other handles after HOLD seconds rather than after the visibility timeout.
+HOLD = 5.0
+# Handing a prefetched lease out, its extension to the full visibility timeout is produced
+# without waiting while the hold has more than this left: the record lands within milliseconds,
+# long before anyone else may take the item. Closer to the hold's end (or past it) a late
+# renewal could lose to another handle after the worker started, so that renewal is waited for.
+UNWAITED_MIN_LEFT = HOLD / 2
 
 
 @dataclass
@@ -99,13 +111,15 @@ class KafkaQueue:
                 return partition, state.entries[item_id]
         return None
 
-    def _ranked(self, now: float, limit: int = SPREAD) -> list[tuple[Entry, int]]:
-        """The oldest ``limit`` items available at ``now`` over every partition."""
+    def _ranked(self, now: float, limit: int, exclude: str | None) -> list[tuple[Entry, int]]:
+        """The oldest ``limit`` items available at ``now`` over every partition (but the item
+        ``exclude``)."""
         home = self._home
         ready = [
             (entry, p)
             for p, state in self._journal.states.items()
-            for entry in state.candidates(now, limit)
+            for entry in state.candidates(now, limit + (exclude is not None))
+            if entry.item.id != exclude
         ]
         ready.sort(
             key=lambda pair: (
@@ -117,11 +131,16 @@ class KafkaQueue:
         )
         return ready[:limit]
 
-    def _pick(self, now: float, spread: bool) -> tuple[Entry, int] | None:
-        """The item to try to lease: the oldest, or one of the SPREAD oldest if ``spread``."""
+    def _pick(
+        self, now: float, spread: bool, exclude: str | None = None
+    ) -> tuple[Entry, int] | None:
+        """The item to try to lease: the oldest, or one of the SPREAD oldest if ``spread``
+        (never ``exclude``)."""
+        self._journal.take_reports()  # our unwaited renewals, where nothing came before them
         contended = self._journal.contended
         self._move_home_if_shared(contended)
-        ranked = self._ranked(now, SPREAD if spread or any(contended.values()) else 1)
+        limit = SPREAD if spread or any(contended.values()) else 1
+        ranked = self._ranked(now, limit, exclude)
         if not ranked:
             return None
         entry, partition = ranked[0]
@@ -143,6 +162,7 @@ class KafkaQueue:
             self._home = min(others, key=lambda p: self._seen_others.get(p, 0.0))
 
     def _lease_record(self, entry: Entry, worker: str, visibility: float) -> dict[str, Any]:
+        """A ``lease`` record of ``entry`` until ``visibility`` seconds from now."""
         now = self.clock()
         return {
             "op": "lease",
@@ -197,20 +217,30 @@ class KafkaQueue:
                 lost += 1
 
     def _take_prefetched(self, worker: str, visibility: float) -> Lease | None:
-        """The lease prefetched with the last ack: as it is while fresh, else renewed with a
-        new token and deadline (``None`` if the item went to someone else meanwhile)."""
+        """The lease prefetched with the last ack: as it is while fresh (a visibility timeout
+        within HOLD), else renewed with a new token and the full deadline, unwaited while the
+        hold has UNWAITED_MIN_LEFT to go (``None`` if the item went to someone else)."""
         ahead, self._next = self._next, None
         if ahead is None:
             return None
-        lost = ahead.lease.expires_at - (self.clock() + visibility)
+        now = self.clock()
+        lost = ahead.lease.expires_at - (now + visibility)
         fresh = min(FRESH_MAX, FRESH_SHARE * visibility)
         if ahead.worker == worker and ahead.visibility == visibility and lost >= -fresh:
             return ahead.lease
         entry = self._journal.states[ahead.partition].entries.get(ahead.lease.item.id)
-        if entry is None:
-            return None
+        if entry is None or entry.token != ahead.lease.token:
+            return None  # our view is a prefix of the log: the renewal would lose
         record = self._lease_record(entry, worker, visibility)
         record["renew"] = ahead.lease.token
+        if ahead.lease.expires_at - now > UNWAITED_MIN_LEFT:
+            # Nobody else can take the item before the hold ends, and the renewal lands long
+            # before: its outcome is applied when its delivery report comes (by the worker's
+            # ack at the latest); should it lose after all, that ack is refused.
+            self._journal.produce_unwaited(ahead.partition, record)
+            item = _copy(entry.item)
+            item.leased_until = record["until"]
+            return Lease(item, record["token"], record["until"])
         (outcome,) = self._journal.run([(ahead.partition, record)])
         if outcome.ok and outcome.item is not None:
             return Lease(_copy(outcome.item), record["token"], record["until"])
@@ -250,10 +280,15 @@ class KafkaQueue:
         leasing = self._leasing if prefetch and self._next is None else None
         if leasing is not None:
             # Lease the next item in the same produce request as this ack: a worker asks for
-            # it next, and one durable round trip then serves an ack and a lease.
-            picked = self._pick(record["now"], spread=False)
+            # it next, and one durable round trip then serves an ack and a lease. It holds the
+            # item only HOLD seconds, until a lease() hands it out (the next lease() may never
+            # come here). Never the item settled now: our renewal of its lease may not be
+            # applied yet, so it can look available past its hold.
+            picked = self._pick(record["now"], spread=False, exclude=item_id)
             if picked is not None:
-                records.append((picked[1], self._lease_record(picked[0], *leasing)))
+                worker, visibility = leasing
+                hold = self._lease_record(picked[0], worker, min(visibility, HOLD))
+                records.append((picked[1], hold))
         outcomes = self._journal.run(records)
         if leasing is not None and len(records) == 2:
             won, (partition_next, ahead) = outcomes[1], records[1]

@@ -17,6 +17,15 @@ them in their partitions has been applied. Two ways get it there:
   Following every partition continuously made the broker serve every record to every handle,
   its own included, and Tansu charges a fetch in proportion to the partition's length.
 
+A record may also be produced **unwaited** (:meth:`TopicJournal.produce_unwaited`: the backend's
+renewal of a prefetched lease it hands out): the call returns at once, and librdkafka sends the
+record within :data:`UNWAITED_LINGER_MS` unless a flush sends it sooner (then in the same request
+as the flushed records). Its delivery report is taken in by the next flush (every
+:meth:`~TopicJournal.run` flushes the shared producer, so before any fetch) or
+:meth:`~TopicJournal.take_reports`, and from then on it is an own record like any other, applied
+in log order; every ``run`` (hence ``sync``, ``stats``, ``items``) also applies every unwaited
+record produced before it, so the handle reads its writes.
+
 Offsets are committed (in the consumer group, as the offset a new handle replays from) lazily,
 at most every :data:`COMMIT_INTERVAL` seconds and on close: the committed offset is only where a
 replay starts, so committing late makes a new handle replay a few more records, never lose or
@@ -27,15 +36,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import threading
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from plugins.queue_kafka.clients import ensure_topic, shared_producer
 from plugins.queue_kafka.config import KafkaSettings
 from plugins.queue_kafka.journal import Outcome, PartitionState
 
@@ -44,6 +52,17 @@ log = logging.getLogger("plugins.queue_kafka.backend")
 GAP_PATIENCE = 2.0  # seconds a missing offset may stay invisible before it is skipped
 COMMIT_INTERVAL = 1.0  # seconds between offset commits (a commit is only a replay hint)
 FETCH_WAIT_MS = 5  # how long an idle fetch waits on the broker (see docs/queue_kafka.md)
+UNWAITED_LINGER_MS = 5  # how long an unwaited record may wait to share a produce request
+
+
+@dataclass
+class _Unwaited:
+    """An own record produced without waiting: its delivery report once it came."""
+
+    partition: int
+    payload: bytes
+    result: Any = None  # the offset, or the delivery error
+    done: bool = False
 
 
 class TopicJournal:
@@ -59,7 +78,10 @@ class TopicJournal:
                 **base,
                 "enable.idempotence": True,
                 "acks": "all",
-                "linger.ms": 0,
+                # Every run() flushes, which sends at once whatever the linger; the linger only
+                # delays an unwaited record, so that the handle's next run (a worker's ack)
+                # carries it in the same produce request instead of one more request of its own.
+                "linger.ms": UNWAITED_LINGER_MS,
                 "message.timeout.ms": int(timeout * 1000),
             }
         )
@@ -97,6 +119,9 @@ class TopicJournal:
         self._last_own: dict[int, int] = {}
         self.contended: dict[int, bool] = {}  # another handle wrote there since our last record
         self._waiting: dict[tuple[int, int], Outcome] = {}
+        self._unwaited: list[_Unwaited] = []  # produced unwaited, delivery report not taken in
+        self._unresolved: list[tuple[int, int]] = []  # delivered unwaited, not yet applied
+        self.unwaited_lost = 0  # unwaited records that failed (delivery or compare-and-set)
         self._gaps: dict[int, tuple[int, float]] = {}
         self._last_commit = time.monotonic()
 
@@ -119,31 +144,94 @@ class TopicJournal:
                 self.settings.topic, payload, partition=partition, on_delivery=delivered
             )
         self._producer.flush(self.timeout)
+        # Unwaited records were produced before these (and the flush served their reports):
+        # take them in first, so that our records are known in log order.
+        self._take_unwaited()
         for result in results:
             if not isinstance(result, int):
                 raise KafkaException(result or KafkaError(KafkaError._MSG_TIMED_OUT))
         for (partition, payload), offset in zip(payloads, results, strict=True):
-            self._own[(partition, offset)] = payload
-            last = self._last_own.get(partition)
-            self.contended[partition] = last is not None and offset != last + 1
-            self._last_own[partition] = offset
+            self._own_record(partition, offset, payload)
         return results
 
+    def _own_record(self, partition: int, offset: int, payload: bytes) -> None:
+        self._own[(partition, offset)] = payload
+        last = self._last_own.get(partition)
+        self.contended[partition] = last is not None and offset != last + 1
+        self._last_own[partition] = offset
+
+    def produce_unwaited(self, partition: int, record: dict[str, Any]) -> None:
+        """Produce an own record without waiting for it (see the module docstring): sent at
+        once, applied in log order once its delivery report is taken in; whether it won is
+        not reported (a lost one only counts in :attr:`unwaited_lost`)."""
+        payload = json.dumps(record, separators=(",", ":")).encode()
+        sent = _Unwaited(partition, payload)
+
+        def delivered(err: Any, msg: Any) -> None:
+            # May run in another handle's flush (the producer is shared): only set fields.
+            sent.result = err if err is not None else msg.offset()
+            sent.done = True
+
+        self._producer.produce(
+            self.settings.topic, payload, partition=partition, on_delivery=delivered
+        )
+        self._unwaited.append(sent)
+
+    def take_reports(self) -> None:
+        """Take in the delivery reports that came for unwaited records, and apply those that
+        come next in their partition (no flush, no fetch: cheap enough before every pick)."""
+        if not self._unwaited and not self._unresolved:
+            return
+        self._producer.poll(0)
+        self._take_unwaited()
+        for partition, _ in self._unresolved:
+            self._apply_own(partition)
+        self._resolve_unwaited()
+
+    def _take_unwaited(self) -> None:
+        """Make the delivered unwaited records own records whose outcome we wait for."""
+        pending = []
+        for sent in self._unwaited:
+            if not sent.done:
+                pending.append(sent)
+            elif isinstance(sent.result, int):
+                key = (sent.partition, sent.result)
+                self._own_record(sent.partition, sent.result, sent.payload)
+                self._waiting[key] = Outcome(False)
+                self._unresolved.append(key)
+            else:  # never in the log: as if it had lost
+                log.warning("queue_kafka: an unwaited record was not delivered (%s)", sent.result)
+                self.unwaited_lost += 1
+        self._unwaited = pending
+
+    def _resolve_unwaited(self) -> None:
+        """Forget the unwaited records applied by now, counting those that lost."""
+        unresolved = []
+        for partition, offset in self._unresolved:
+            if self.states[partition].position <= offset:
+                unresolved.append((partition, offset))
+            elif not self._waiting.pop((partition, offset)).ok:
+                log.info("queue_kafka: unwaited record %s/%s lost", partition, offset)
+                self.unwaited_lost += 1
+        self._unresolved = unresolved
+
     def run(self, records: list[tuple[int, dict[str, Any]]]) -> list[Outcome]:
-        """Produce ``records`` and apply the log up to them: their outcomes, in order."""
+        """Produce ``records`` and apply the log up to them (and up to every unwaited record
+        produced before them): their outcomes, in order."""
         offsets = self.produce(records)
         keys = [(p, o) for (p, _), o in zip(records, offsets, strict=True)]
         for key in keys:
             self._waiting[key] = Outcome(False)
         try:
             targets: dict[int, int] = {}
-            for p, o in keys:
+            for p, o in keys + self._unresolved:
                 targets[p] = max(o, targets.get(p, -1))
             self.catch_up(targets)
             return [self._waiting[key] for key in keys]
         finally:
             for key in keys:
                 self._waiting.pop(key, None)
+            self._resolve_unwaited()
 
     def sync(self) -> None:
         """Bring the view up to date with everything produced before the call (a marker per
@@ -290,39 +378,3 @@ class TopicJournal:
         finally:
             self._consumer.close()
             self._producer.flush(self.timeout)
-
-
-def ensure_topic(settings: KafkaSettings, base: dict[str, Any], timeout: float) -> int:
-    """Create ``settings.topic`` if absent; its number of partitions."""
-    # librdkafka's clients take a logging.Logger as "logger"; the stubs allow only scalars.
-    admin = AdminClient({**base, "logger": log})  # type: ignore[dict-item]
-    topic = settings.topic
-    found = admin.list_topics(topic=topic, timeout=timeout).topics.get(topic)
-    if found is None or found.error is not None or not found.partitions:
-        futures = admin.create_topics(
-            [NewTopic(topic, num_partitions=settings.partitions, replication_factor=-1)]
-        )
-        try:
-            futures[topic].result(timeout)
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise
-        found = admin.list_topics(topic=topic, timeout=timeout).topics[topic]
-    return len(found.partitions)
-
-
-_PRODUCERS: dict[tuple[int, str], Producer] = {}
-_PRODUCERS_LOCK = threading.Lock()
-
-
-def shared_producer(config: dict[str, Any]) -> Producer:
-    """One idempotent producer per process and configuration, shared by its handles.
-
-    An idempotent producer's first delivery waits for its producer id (0.5-1 s on Tansu);
-    sharing it makes a new handle cheap. Keyed by pid: a producer does not survive a fork.
-    """
-    key = (os.getpid(), json.dumps(config, sort_keys=True))
-    with _PRODUCERS_LOCK:
-        if key not in _PRODUCERS:
-            _PRODUCERS[key] = Producer({**config, "logger": log})
-        return _PRODUCERS[key]

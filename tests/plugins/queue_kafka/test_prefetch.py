@@ -1,10 +1,11 @@
 """The lease prefetched with an ack: handed out next, renewed when stale, given back on close
-without counting an attempt, and lost to nobody's harm when another handle took it."""
+without counting an attempt, and lost to nobody's harm when another handle took it; held only
+HOLD seconds until a ``lease`` hands it out, then extended (unwaited) to the full timeout."""
 
 from __future__ import annotations
 
 from plugins.builds.testing_fakes import ManualClock, make_item
-from plugins.queue_kafka.backend import KafkaQueue
+from plugins.queue_kafka.backend import HOLD, KafkaQueue
 
 VISIBILITY = 60.0
 
@@ -89,3 +90,73 @@ def test_close_gives_a_prefetched_lease_back(kafka_settings) -> None:
     again = later.lease("w", VISIBILITY)
     assert again is not None and again.item.id == second and again.item.attempts == 1
     later.close()
+
+
+def test_an_unclaimed_prefetched_lease_frees_its_item_after_the_hold(kafka_settings) -> None:
+    """The next ``lease`` goes to another handle (another API process): the item prefetched
+    with the ack is held only HOLD seconds, not the visibility timeout, and is then leased
+    there."""
+    clock = ManualClock()
+    queue, other = KafkaQueue(kafka_settings(), clock), KafkaQueue(kafka_settings(), clock)
+    _first, second = _two_items(queue, clock)
+    lease = queue.lease("w", VISIBILITY)
+    assert lease is not None and queue.ack(lease.item.id, lease.token)
+    clock.advance(HOLD - 0.5)
+    assert other.lease("w", VISIBILITY) is None
+    assert (other.stats().length, other.stats().in_flight) == (0, 1)
+    clock.advance(0.5)
+    assert (other.stats().length, other.stats().in_flight) == (1, 0)
+    taken = other.lease("w", VISIBILITY)
+    assert taken is not None and taken.item.id == second
+    assert taken.expires_at == clock.now + VISIBILITY
+    assert queue.lease("w", VISIBILITY) is None  # the stale prefetch is not handed out
+    assert other.ack(second, taken.token)
+    queue.close()
+    other.close()
+
+
+def test_a_prefetched_lease_handed_out_holds_for_the_visibility_timeout(kafka_settings) -> None:
+    """Handed out by ``lease``, the prefetched item is extended (unwaited) to the full
+    visibility timeout: other handles cannot take it after HOLD, and the worker's ack wins."""
+    clock = ManualClock()
+    queue, other = KafkaQueue(kafka_settings(), clock), KafkaQueue(kafka_settings(), clock)
+    _first, second = _two_items(queue, clock)
+    lease = queue.lease("w", VISIBILITY)
+    assert lease is not None and queue.ack(lease.item.id, lease.token)
+    held = queue._next
+    assert held is not None and held.lease.expires_at == clock.now + HOLD
+    clock.advance(1)
+    nxt = queue.lease("w", VISIBILITY)
+    assert nxt is not None and nxt.item.id == second and nxt.item.attempts == 1
+    assert nxt.token != held.lease.token and nxt.expires_at == clock.now + VISIBILITY
+    assert nxt.item.leased_until == nxt.expires_at
+    clock.advance(VISIBILITY - 2)  # long past the hold, before the full deadline
+    assert other.lease("w2", VISIBILITY) is None
+    assert (other.stats().length, other.stats().in_flight) == (0, 1)
+    assert queue.ack(second, nxt.token)
+    assert other.stats().length + other.stats().in_flight == 0
+    assert queue._journal.unwaited_lost == 0
+    queue.close()
+    other.close()
+
+
+def test_the_ack_after_a_lost_renewal_is_refused(kafka_settings) -> None:
+    """The unwaited renewal landed after another handle took the item (its clock past the
+    hold, ours not): the worker's ack with the renewed token is refused, the item is acked
+    once, by the handle that won it."""
+    clock, ahead_clock = ManualClock(), ManualClock()
+    queue = KafkaQueue(kafka_settings(), clock)
+    other = KafkaQueue(kafka_settings(), ahead_clock)
+    _first, second = _two_items(queue, clock)
+    lease = queue.lease("w", VISIBILITY)
+    assert lease is not None and queue.ack(lease.item.id, lease.token)
+    ahead_clock.now = clock.now + HOLD + 1
+    taken = other.lease("w2", VISIBILITY)
+    assert taken is not None and taken.item.id == second
+    nxt = queue.lease("w", VISIBILITY)  # its view still shows its own hold: renews unwaited
+    assert nxt is not None and nxt.item.id == second
+    assert not queue.ack(second, nxt.token)
+    assert queue._journal.unwaited_lost == 1
+    assert other.ack(second, taken.token)
+    queue.close()
+    other.close()

@@ -1,0 +1,53 @@
+"""The Kafka clients a queue handle starts from: the topic (created if absent) and the
+process's shared idempotent producer."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from plugins.queue_kafka.config import KafkaSettings
+
+log = logging.getLogger("plugins.queue_kafka.backend")
+
+
+def ensure_topic(settings: KafkaSettings, base: dict[str, Any], timeout: float) -> int:
+    """Create ``settings.topic`` if absent; its number of partitions."""
+    # librdkafka's clients take a logging.Logger as "logger"; the stubs allow only scalars.
+    admin = AdminClient({**base, "logger": log})  # type: ignore[dict-item]
+    topic = settings.topic
+    found = admin.list_topics(topic=topic, timeout=timeout).topics.get(topic)
+    if found is None or found.error is not None or not found.partitions:
+        futures = admin.create_topics(
+            [NewTopic(topic, num_partitions=settings.partitions, replication_factor=-1)]
+        )
+        try:
+            futures[topic].result(timeout)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+        found = admin.list_topics(topic=topic, timeout=timeout).topics[topic]
+    return len(found.partitions)
+
+
+_PRODUCERS: dict[tuple[int, str], Producer] = {}
+_PRODUCERS_LOCK = threading.Lock()
+
+
+def shared_producer(config: dict[str, Any]) -> Producer:
+    """One idempotent producer per process and configuration, shared by its handles.
+
+    An idempotent producer's first delivery waits for its producer id (0.5-1 s on Tansu);
+    sharing it makes a new handle cheap. Keyed by pid: a producer does not survive a fork.
+    """
+    key = (os.getpid(), json.dumps(config, sort_keys=True))
+    with _PRODUCERS_LOCK:
+        if key not in _PRODUCERS:
+            _PRODUCERS[key] = Producer({**config, "logger": log})
+        return _PRODUCERS[key]

@@ -288,6 +288,7 @@ class KafkaQueue:
             if picked is not None:
                 worker, visibility = leasing
                 hold = self._lease_record(picked[0], worker, min(visibility, HOLD))
+                hold["held"] = True  # an attempt only once handed out (see the journal)
                 records.append((picked[1], hold))
         outcomes = self._journal.run(records)
         if leasing is not None and len(records) == 2:

@@ -38,6 +38,8 @@ class Entry:
     item: QueueItem
     offset: int
     token: str | None = None
+    # The current lease is a prefetched one never handed out (``held`` lease record, not renewed).
+    held: bool = False
 
 
 @dataclass
@@ -73,14 +75,20 @@ class PartitionState:
             if entry is None or entry.token != str(record["renew"]):
                 return Outcome(False)
             entry.item.leased_until = float(record["until"])
-            entry.token = str(record["token"])
+            entry.token, entry.held = str(record["token"]), False
             return Outcome(True, entry.item)
         if op == "lease":
             if entry is None or not _available(entry.item, float(record["now"])):
                 return Outcome(False)
             entry.item.leased_until = float(record["until"])
-            entry.item.attempts += 1
             entry.token = str(record["token"])
+            if entry.held:
+                # The expired lease was a prefetched one nobody was handed: its attempt was
+                # never made, so this one takes its place instead of adding another.
+                entry.held = bool(record.get("held"))
+                return Outcome(True, entry.item)
+            entry.held = bool(record.get("held"))
+            entry.item.attempts += 1
             if entry.item.attempts > 1:
                 self.redeliveries += 1
             return Outcome(True, entry.item)
@@ -93,7 +101,7 @@ class PartitionState:
                 return Outcome(True, entry.item)
             # The nack re-produces the item: its current record becomes this one.
             self.pins.append((offset, entry.offset))
-            entry.offset, entry.token = offset, None
+            entry.offset, entry.token, entry.held = offset, None, False
             if record.get("release"):  # a prefetched lease never handed out: no attempt
                 if entry.item.attempts > 1:
                     self.redeliveries -= 1

@@ -174,6 +174,7 @@ def _client(url: str, count: int, deadline: float, expect: bytes | None) -> tupl
     a small machine the figures measure the server more than the load generator.
     """
     parsed = urlsplit(url)
+    assert parsed.hostname is not None, url
     target = parsed.path + (f"?{parsed.query}" if parsed.query else "")
     latencies: list[float] = []
     errors = 0

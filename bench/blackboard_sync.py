@@ -21,6 +21,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -29,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import BIN, ROOT, gunicorn, percentile, table
 from bench.blackboard_app import analyse, criticise, design
 
-BODY = {"type": "task", "payload": {"text": "make the board fast and correct"}}
+BODY: dict[str, Any] = {"type": "task", "payload": {"text": "make the board fast and correct"}}
 
 
 def direct(count: int) -> list[float]:

@@ -16,6 +16,7 @@ Needs a PostgreSQL server whose user may CREATE DATABASE (``--server``, default
 from __future__ import annotations
 
 import argparse
+import functools
 import random
 import statistics
 import sys
@@ -167,6 +168,7 @@ def generate(app: Any, events: int, logs: int, seed: int) -> None:
         started = time.monotonic()
         rng = random.Random(seed)
         conn = db.session.connection().connection.driver_connection
+        assert conn is not None  # a checked-out connection always has its psycopg connection
         batch = 2000
         for first in range(1, logs + 1, batch):
             rows, texts = [], []
@@ -224,7 +226,11 @@ def measure(app: Any, repeat: int, seed: int) -> list[tuple[str, list[float]]]:
     with app.app_context():
 
         def run(label: str, fn: Callable[[], Any]) -> None:
-            results.append((label, timed(lambda: (fn(), db.session.rollback()), repeat)))
+            def call() -> None:
+                fn()
+                db.session.rollback()
+
+            results.append((label, timed(call, repeat)))
 
         run("summary", lambda: history.summary(20, 24))
         run(
@@ -249,7 +255,7 @@ def measure(app: Any, repeat: int, seed: int) -> list[tuple[str, list[float]]]:
         run("top-failures", lambda: history.top_failures(10))
         run("top-slowest", lambda: history.top_slowest(10))
         for word in QUERY_WORDS:
-            run(f"  search {word!r}", lambda w=word: logs.search(w, 20))
+            run(f"  search {word!r}", functools.partial(logs.search, word, 20))
         words = iter(QUERY_WORDS * repeat * 2)
         run("log search (FTS)", lambda: logs.search(next(words), 20))
         words = iter(QUERY_WORDS * repeat * 2)

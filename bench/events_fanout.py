@@ -132,6 +132,7 @@ def _ws_connect(ws_url: str) -> tuple[socket.socket, int]:
     ws = websocket.create_connection(ws_url, timeout=30, suppress_origin=True)
     hello = json.loads(ws.recv())
     assert hello["type"] == "hello", hello
+    assert ws.sock is not None  # set by a successful create_connection
     return ws.sock, hello["pid"]
 
 
@@ -176,10 +177,12 @@ def client_process(
     deadline = time.time() + target["deadline"]
     while open_conns and time.time() < deadline:
         for key, _ in selector.select(timeout=1.0):
-            sock = key.fileobj
+            fileobj = key.fileobj
+            assert isinstance(fileobj, socket.socket)  # only sockets are registered above
+            sock = fileobj
             entry = state[key.data]
             try:
-                data = sock.recv(262144)  # type: ignore[union-attr]
+                data = sock.recv(262144)
                 if not data:
                     raise EOFError
                 messages = entry[0].feed(data)

@@ -33,7 +33,7 @@ from tests.fakes.jira.demo import seed_demo
 TICKETS, DEPENDENCIES, SEED_PACING = 87, 12, 1.5
 
 
-def run(mode: str, pacing: float, capacity: int, per_second: float) -> dict[str, object]:
+def run(mode: str, pacing: float, capacity: int, per_second: float) -> dict[str, str | float]:
     """One export; its figures."""
     local_limiter().reset()
     fake = FakeJira(rate_limit=(capacity, per_second))
@@ -81,7 +81,7 @@ def run(mode: str, pacing: float, capacity: int, per_second: float) -> dict[str,
             wall = time.monotonic() - began
             db.session.expire_all()
             row = sessions.get_session(session.id)
-            result = {
+            result: dict[str, str | float] = {
                 "mode": mode,
                 "pacing_s": pacing,
                 "wall_s": round(wall, 1),

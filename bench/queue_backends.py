@@ -105,7 +105,9 @@ class RawRedis:
         if body is None:
             return False
         QueueItem(**json.loads(body))
-        return bool(self.client.lrem(self.processing, 1, body))
+        # redis-py annotates lrem's value as str, but it sends bytes as they are (the body
+        # read back above is bytes: the client does not decode responses).
+        return bool(self.client.lrem(self.processing, 1, body))  # type: ignore[arg-type]
 
 
 RAW_PG_TABLE = """

@@ -23,12 +23,14 @@ import multiprocessing as mp
 import sys
 import time
 import uuid
+from collections.abc import Sequence
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from plugins.builds.queue_base import QueueItem
@@ -82,6 +84,13 @@ def bench_enqueue(bootstrap: str, items: int) -> dict[str, float]:
     return {"ours": ours, "raw": raw, "raw_batched": batched, "raw_read_back": read_back}
 
 
+def _offset(message: Message) -> int:
+    """The offset of a produced or consumed record (None only on an error event)."""
+    offset = message.offset()
+    assert offset is not None, message.error()
+    return offset
+
+
 def _read_back(bootstrap: str, count: int = 300) -> float:
     """Records per second produced durably and each read back by a consumer before the next."""
     topic = f"rb{uuid.uuid4().hex[:8]}"
@@ -98,10 +107,10 @@ def _read_back(bootstrap: str, count: int = 300) -> float:
     start = time.perf_counter()
     for _ in range(count):
         producer.produce(
-            topic, b"x" * 120, partition=0, on_delivery=lambda e, m: offsets.append(m.offset())
+            topic, b"x" * 120, partition=0, on_delivery=lambda e, m: offsets.append(_offset(m))
         )
         producer.flush(30)
-        while (msg := consumer.poll(1)) is None or msg.offset() < offsets[-1]:
+        while (msg := consumer.poll(1)) is None or _offset(msg) < offsets[-1]:
             pass
     rate = _rate(count, time.perf_counter() - start)
     consumer.close()
@@ -163,7 +172,9 @@ def _floor_worker(
     results.put(done)
 
 
-def _timed(processes: list[mp.Process], go: Any, ready: Any, results: Any) -> tuple[int, float]:
+def _timed(
+    processes: Sequence[BaseProcess], go: Any, ready: Any, results: Any
+) -> tuple[int, float]:
     for proc in processes:
         proc.start()
     for _ in processes:

@@ -274,13 +274,15 @@ def test_console_buttons_need_the_csrf_token(app: Flask, client: Any) -> None:
     wrong = client.post(f"/console/operations/{operation_id}/cancel", data={"csrf_token": "x"})
     assert wrong.status_code == 403
     with app.app_context():
-        assert db.session.get(Operation, operation_id).status == "pending"
+        pending = db.session.get(Operation, operation_id)
+        assert pending is not None and pending.status == "pending"
     done = client.post(
         f"/console/operations/{operation_id}/cancel", data={"csrf_token": csrf_of(html)}
     )
     assert done.status_code == 200 and "Cancel requested" in done.get_data(as_text=True)
     with app.app_context():
-        assert db.session.get(Operation, operation_id).status == "cancelled"
+        cancelled = db.session.get(Operation, operation_id)
+        assert cancelled is not None and cancelled.status == "cancelled"
     again = client.post(
         f"/console/operations/{operation_id}/retry",
         data={"csrf_token": csrf_of(html)},
@@ -332,8 +334,10 @@ def test_hostile_names_are_escaped_everywhere(app: Flask, client: Any, project_d
     seed(app, project_dir, name=HOSTILE[:64], description=HOSTILE)
     with app.app_context():
         feature = db.session.scalar(sa.select(Feature).where(Feature.name == "Login works"))
+        assert feature is not None
         feature.name = HOSTILE
         operation = db.session.scalar(sa.select(Operation).where(Operation.status == "failed"))
+        assert operation is not None
         operation.error = {"message": HOSTILE}
         db.session.commit()
     from app import events

@@ -123,7 +123,7 @@ def test_unknown_project_is_404_everywhere(client) -> None:
         ("get", "/api/projects/nope/features"),
         ("get", "/api/projects/nope/test-runs"),
     ]:
-        kwargs = {"json": {}} if method == "patch" else {}
+        kwargs: dict[str, Any] = {"json": {}} if method == "patch" else {}
         response = getattr(client, method)(url, **kwargs)
         assert response.status_code == 404, (method, url)
         assert response.get_json()["code"] == "NOT_FOUND"

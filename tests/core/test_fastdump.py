@@ -72,7 +72,10 @@ def test_every_domain_page_schema_is_compiled() -> None:
 def test_pages_of_mappings_dump_as_marshmallow_does(data: st.DataObject) -> None:
     """Rows as mappings (``paginate(rows=True)``), with missing keys and ``None`` values."""
     for schema in PAGE_SCHEMAS:
-        item_schema = schema.fields["items"].inner.schema
+        items_field = schema.fields["items"]
+        assert isinstance(items_field, ma.fields.List)
+        assert isinstance(items_field.inner, ma.fields.Nested)
+        item_schema = items_field.inner.schema
         items = data.draw(st.lists(rows_for(item_schema), max_size=4))
         page = {"items": items, "total": len(items), "limit": 50, "offset": 0}
         fast = outcome(type(schema).dump, schema, page)

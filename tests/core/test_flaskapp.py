@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from flask import Flask, session
+from flask.testing import FlaskClient
 
 from app.flaskapp import CookieSessionInterface, JunctionFlask
 
@@ -44,11 +45,18 @@ def test_cookie_session_round_trip(session_app: Flask) -> None:
     assert client.get("/_test/session/get").json == {"value": "blue", "new": False}
 
 
+def _session_value(client: FlaskClient) -> Any:
+    """The ``value`` the session test route reads back from the cookie."""
+    body = client.get("/_test/session/get").json
+    assert body is not None
+    return body["value"]
+
+
 def test_a_changed_secret_key_invalidates_the_cookie(session_app: Flask) -> None:
     """The kept serializer follows the key: a cookie signed with the old key is not accepted."""
     client = session_app.test_client()
     client.get("/_test/session/set/red")
-    assert client.get("/_test/session/get").json["value"] == "red"
+    assert _session_value(client) == "red"
     session_app.secret_key = "another key entirely"
     assert client.get("/_test/session/get").json == {"value": None, "new": True}
 
@@ -59,9 +67,9 @@ def test_a_fallback_key_still_reads_the_old_cookie(session_app: Flask) -> None:
     client.get("/_test/session/set/green")
     old = session_app.secret_key
     session_app.secret_key = "the new key"
-    assert client.get("/_test/session/get").json["value"] is None
+    assert _session_value(client) is None
     session_app.config["SECRET_KEY_FALLBACKS"] = [old]
-    assert client.get("/_test/session/get").json["value"] == "green"
+    assert _session_value(client) == "green"
 
 
 def test_a_forged_cookie_gives_an_empty_session(session_app: Flask) -> None:

@@ -11,7 +11,9 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +27,7 @@ PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 SPEC_ATTR = f"{hookspecs.PROJECT_NAME}_spec"
 
 
-def _hook_functions() -> dict[str, object]:
+def _hook_functions() -> dict[str, Callable[..., Any]]:
     return {
         name: function
         for name, function in inspect.getmembers(hookspecs, inspect.isfunction)

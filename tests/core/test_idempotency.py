@@ -163,12 +163,12 @@ def post(client, path: str, body: Any, key: str | None = None, **headers: str):
 
 def count_projects(app) -> int:
     with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count(Project.id)))
+        return db.session.execute(sa.select(sa.func.count(Project.id))).scalar_one()
 
 
 def count_keys(app) -> int:
     with app.app_context():
-        return db.session.scalar(sa.select(sa.func.count(IdempotencyKey.id)))
+        return db.session.execute(sa.select(sa.func.count(IdempotencyKey.id))).scalar_one()
 
 
 # -- replay -------------------------------------------------------------------------------------

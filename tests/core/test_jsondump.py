@@ -10,7 +10,7 @@ import uuid
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, Response
 from flask.json.provider import DefaultJSONProvider
 from hypothesis import given
 from hypothesis import strategies as st
@@ -86,6 +86,7 @@ def test_responses_and_dumps_go_through_the_provider(app: Flask) -> None:
     separators keeps ``json``'s spaced form (templates' ``tojson`` rely on it)."""
     with app.app_context():
         response = app.json.response({"name": "Zoë", "n": 1})
+        assert isinstance(response, Response)  # annotated as werkzeug's sans-IO base class
         assert response.get_data() == '{"name":"Zoë","n":1}\n'.encode()
         assert app.json.dumps({"a": None}) == '{"a": null}'
         assert app.json.dumps({"a": [1]}, indent=2) == '{\n  "a": [\n    1\n  ]\n}'

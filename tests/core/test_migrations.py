@@ -34,6 +34,7 @@ def test_the_default_database_is_sqlite_in_the_instance_folder(tmp_path: Path) -
     app = create_app(BASE_OVERRIDES, instance_path=tmp_path, environ={})
     with app.app_context():
         assert db.engine.dialect.name == "sqlite"
+        assert db.engine.url.database is not None
         assert Path(db.engine.url.database) == tmp_path.resolve() / "junction.db"
         db.engine.dispose()
 

@@ -22,7 +22,7 @@ from tests.support import fresh_database
 
 def _plugin_with_checks(**checks) -> types.ModuleType:
     module = types.ModuleType("tests.core.health_plugin")
-    module.junction_health_checks = hookimpl(lambda: checks)
+    setattr(module, "junction_health_checks", hookimpl(lambda: checks))  # noqa: B010
     return module
 
 

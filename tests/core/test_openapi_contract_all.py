@@ -39,14 +39,15 @@ from schemathesis.checks import (
 from app import events, operations
 from app.http.ratelimit import MemoryLimiter
 from app.operations import service as operation_service
+from app.testing import FakeClock
 from plugins.jira.client import JiraClient, build_http
-from tests.core.test_openapi_contract import CORE_TAGS, unsatisfiable_failure
+from tests.core.test_openapi_contract import CORE_TAGS, all_operations, unsatisfiable_failure
 from tests.fakes.jira import FakeJira
 from tests.fakes.jira.demo import seed_demo
 from tests.fakes.marqed_tree import make_tree
 from tests.fakes.plane import FakePlane
 from tests.fixture_plugins import opsplugin
-from tests.plugins.planning.conftest import FakeClock, install_client_factory, make_repo
+from tests.plugins.planning.conftest import install_client_factory, make_repo
 
 TOKEN = "contract-all-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -776,7 +777,7 @@ def _read_limit(label: str) -> dict[str, Any]:
 def _run(target: Target, tag: str) -> dict[str, set[int]]:
     """Fuzz every operation of ``tag`` on ``target``; return the statuses seen per operation."""
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", target.app).include(tag=tag)
-    found = [result.ok() for result in schema.get_all_operations()]
+    found = all_operations(schema)
     assert found, f"no operation tagged {tag!r}"
     failures: list[str] = []
     statuses: dict[str, set[int]] = {}

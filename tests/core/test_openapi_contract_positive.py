@@ -29,9 +29,11 @@ from hypothesis import strategies as st
 from app.errors import JunctionError
 from app.events.routes import CHANNEL_PATTERN
 from app.events.streams import parse_channels
+from app.testing import FakeClock
 from plugins.planning import release_notes
 from plugins.planning.client import plane_id
 from plugins.planning.schemas import NOTES_FILENAME_PATTERN, UUID_PATTERN
+from tests.core.test_openapi_contract import all_operations
 from tests.core.test_openapi_contract_all import (
     AUTH,
     TOKEN,
@@ -40,7 +42,6 @@ from tests.core.test_openapi_contract_all import (
     _read_limit,
 )
 from tests.fakes.plane import FakePlane
-from tests.plugins.planning.conftest import FakeClock
 
 OPERATIONS = {
     "events": ["GET /api/events", "GET /api/events/stream"],
@@ -86,7 +87,7 @@ def _refusal(response: Any) -> str | None:
 
 def _check(app: Flask, tag: str, seed: Callable[[], dict[str, Any]]) -> None:
     schema = schemathesis.openapi.from_wsgi("/api/openapi.json", app).include(tag=tag)
-    operations = {op.label: op for op in (r.ok() for r in schema.get_all_operations())}
+    operations = {op.label: op for op in all_operations(schema)}
     refused: list[str] = []
     for label in OPERATIONS[tag]:
         operation = operations[label]

@@ -69,6 +69,12 @@ def row(operation_id: str) -> Operation:
     return ops.get_operation(operation_id)
 
 
+def error_of(operation: Operation) -> dict[str, Any]:
+    """The error recorded on ``operation`` (there must be one)."""
+    assert operation.error is not None, operation.status
+    return operation.error
+
+
 # -- running, progress, checkpoints ----------------------------------------------------------
 
 
@@ -133,7 +139,7 @@ def test_result_that_is_not_json_fails_the_operation(ctx):
     op = ops.submit("t.bad", {})
     ops.run_pending()
     failed = row(op.id)
-    assert failed.status == "failed" and failed.error["category"] == "internal"
+    assert failed.status == "failed" and error_of(failed)["category"] == "internal"
 
 
 # -- claiming ----------------------------------------------------------------------------------
@@ -209,7 +215,7 @@ def test_temporary_failures_retry_with_exponential_backoff(ctx, clock):
     assert ops.run_pending() == 1
     first = row(op.id)
     assert first.status == "pending" and first.attempts == 1
-    assert first.error["category"] == "temporary" and first.error["message"] == "flaky 1"
+    assert error_of(first)["category"] == "temporary" and error_of(first)["message"] == "flaky 1"
     # base 2 s, attempt 1: step 2 s, equal jitter at 0.5 -> 1.5 s.
     assert first.next_attempt_at == T0 + dt.timedelta(seconds=1.5)
 
@@ -284,12 +290,12 @@ def test_permanent_and_unexpected_errors_fail_at_once(ctx):
     a = ops.submit("t.permanent", {})
     b = ops.submit("t.broken", {})
     assert ops.run_pending() == 2
-    assert (row(a.id).status, row(a.id).attempts, row(a.id).error["category"]) == (
+    assert (row(a.id).status, row(a.id).attempts, error_of(row(a.id))["category"]) == (
         "failed",
         1,
         "auth",
     )
-    assert (row(b.id).status, row(b.id).error["category"]) == ("failed", "internal")
+    assert (row(b.id).status, error_of(row(b.id))["category"]) == ("failed", "internal")
 
 
 # -- leases: dead runners and lost leases ------------------------------------------------------
@@ -335,18 +341,22 @@ def test_expired_lease_after_the_last_attempt_is_abandoned(ctx, clock):
     clock.advance(31)
     assert ops.run_pending() == 1
     failed = row(op.id)
-    assert failed.status == "failed" and failed.error["category"] == "abandoned"
+    assert failed.status == "failed" and error_of(failed)["category"] == "abandoned"
 
 
 def test_a_runner_that_lost_its_lease_cannot_write(ctx, clock):
     ops.register_handler("t.fenced", lambda c: None)
     op = ops.submit("t.fenced", {})
-    first_row, first_token = ops.claim_next(["t.fenced"])
+    claimed_pair = ops.claim_next(["t.fenced"])
+    assert claimed_pair is not None
+    first_row, first_token = claimed_pair
     first = ops.OperationContext(ctx, ops.runtime(), first_row, first_token)
     first.save_checkpoint({"by": "first"})
 
     clock.advance(31)  # the first runner hangs past its lease
-    second_row, second_token = ops.claim_next(["t.fenced"])
+    claimed_pair = ops.claim_next(["t.fenced"])
+    assert claimed_pair is not None
+    second_row, second_token = claimed_pair
     assert second_row["attempts"] == 2 and second_row["checkpoint"] == {"by": "first"}
 
     with pytest.raises(ops.LeaseLost):
@@ -363,7 +373,9 @@ def test_heartbeat_renews_the_lease_and_notices_when_it_is_lost(ctx, clock):
     rt.heartbeat_interval = 0.02
     ops.register_handler("t.beat", lambda c: None)
     op = ops.submit("t.beat", {})
-    claimed, token = ops.claim_next(["t.beat"])
+    claimed_pair = ops.claim_next(["t.beat"])
+    assert claimed_pair is not None
+    claimed, token = claimed_pair
     context = ops.OperationContext(ctx, rt, claimed, token)
     beat = runner._Heartbeat(ctx, context)
     beat.start()
@@ -682,9 +694,9 @@ def test_http_errors_are_retried_or_failed_by_category(ctx, clock):
     denied = ops.submit("t.http401", {})
     assert ops.run_pending() == 2
     assert row(limited.id).status == "pending"
-    assert row(limited.id).error["category"] == "rate_limited"
+    assert error_of(row(limited.id))["category"] == "rate_limited"
     assert row(limited.id).next_attempt_at == T0 + dt.timedelta(seconds=45)
-    assert (row(denied.id).status, row(denied.id).error["category"]) == ("failed", "auth")
+    assert (row(denied.id).status, error_of(row(denied.id))["category"]) == ("failed", "auth")
 
 
 def test_scheduler_job_runs_operations_in_the_background_without_blocking(app):
@@ -741,7 +753,7 @@ def test_work_handed_over_as_the_busy_runner_finds_nothing_due_is_still_run(app,
     tick (there is no scheduler here, so without the second look it would never run)."""
     in_window, go = threading.Event(), threading.Event()
     real_claim = runner.claim_next
-    paused = []
+    paused: list[bool] = []
 
     def claim_next(kinds: list[str]) -> Any:
         found = real_claim(kinds)

@@ -59,7 +59,9 @@ def test_past_the_local_deadline_the_lease_check_fails_before_the_next_call(app,
     with app.app_context():
         ops.register_handler("t.deadline", handler)
         op = ops.submit("t.deadline", {})
-        row, token = ops.claim_next(["t.deadline"])
+        claimed_pair = ops.claim_next(["t.deadline"])
+        assert claimed_pair is not None
+        row, token = claimed_pair
         assert ops.run_claimed(row, token, handler) is None  # lease lost: nothing recorded
         assert calls == [0]  # 30 s lease less a 6 s margin: the second call never happens
         assert ops.get_operation(op.id).status == "running"  # left for the next owner
@@ -77,7 +79,9 @@ def test_a_renewal_moves_the_local_deadline(app, junction_clock):
     with app.app_context():
         ops.register_handler("t.renewed", handler)
         op = ops.submit("t.renewed", {})
-        row, token = ops.claim_next(["t.renewed"])
+        claimed_pair = ops.claim_next(["t.renewed"])
+        assert claimed_pair is not None
+        row, token = claimed_pair
         assert ops.run_claimed(row, token, handler) == "succeeded"
         assert ops.get_operation(op.id).result == 1
 

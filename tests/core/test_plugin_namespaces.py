@@ -25,6 +25,7 @@ def status(app: Flask, name: str) -> dict[str, Any]:
 
 def blueprint_plugin(blueprint_name: str) -> type:
     class Plugin:
+        @staticmethod
         @hookimpl
         def junction_blueprints(app: Flask) -> list[Blueprint]:
             blp = Blueprint(blueprint_name, __name__, url_prefix=f"/api/{blueprint_name}")
@@ -40,12 +41,14 @@ def blueprint_plugin(blueprint_name: str) -> type:
 
 
 class BadOperations:
+    @staticmethod
     @hookimpl
     def junction_operations() -> dict[str, Any]:
         return {"alpha.fine": lambda ctx: None, "export_things": lambda ctx: None}
 
 
 class BadSettings:
+    @staticmethod
     @hookimpl
     def junction_settings() -> dict[str, Any]:
         return {"namespace": "shared", "fields": {"x": {"type": "int", "default": 1}}}
@@ -131,6 +134,7 @@ def test_a_table_outside_the_namespace_fails_its_plugin(
 
 def test_job_ids_are_namespaced_by_the_scheduler(make_app: Callable[..., Flask]) -> None:
     class Jobs:
+        @staticmethod
         @hookimpl
         def junction_jobs(scheduler: Any) -> None:
             scheduler.add(lambda: "ticked", seconds=60, id="tick")

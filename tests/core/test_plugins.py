@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -25,13 +25,14 @@ def plugin_rows(app: Flask) -> dict[str, dict[str, Any]]:
     return {item["name"]: item for item in body["items"]}
 
 
-def make_blueprint_plugin(name: str) -> type:
+def make_blueprint_plugin(name: str) -> type[Any]:
     """A healthy plugin with an API route, a health check and a startup hook."""
 
     class Plugin:
         __version__ = "2.3.4"
         started: list[Flask] = []
 
+        @staticmethod
         @hookimpl
         def junction_blueprints(app: Flask) -> list[Blueprint]:
             blp = Blueprint(name, __name__, url_prefix=f"/api/{name}")
@@ -43,6 +44,7 @@ def make_blueprint_plugin(name: str) -> type:
 
             return [blp]
 
+        @staticmethod
         @hookimpl
         def junction_startup(app: Flask) -> None:
             Plugin.started.append(app)
@@ -54,6 +56,7 @@ def make_blueprint_plugin(name: str) -> type:
 class BrokenBlueprints:
     """A plugin whose blueprint hook raises."""
 
+    @staticmethod
     @hookimpl
     def junction_blueprints(app: Flask) -> list[Any]:
         raise RuntimeError("blueprints exploded")
@@ -63,6 +66,7 @@ def make_broken_startup(name: str) -> type:
     """A plugin that registers a route, then fails in ``junction_startup``."""
 
     class BrokenStartup:
+        @staticmethod
         @hookimpl
         def junction_blueprints(app: Flask) -> list[Blueprint]:
             blp = Blueprint(name, __name__, url_prefix=f"/api/{name}")
@@ -74,6 +78,7 @@ def make_broken_startup(name: str) -> type:
 
             return [blp]
 
+        @staticmethod
         @hookimpl
         def junction_startup(app: Flask) -> None:
             raise ValueError("startup exploded")
@@ -127,10 +132,12 @@ def test_a_plugin_failing_later_hooks_gets_none_of_its_other_hooks_called(make_a
     calls: list[str] = []
 
     class FailsHealth:
+        @staticmethod
         @hookimpl
         def junction_health_checks() -> dict[str, Any]:
             raise RuntimeError("no checks today")
 
+        @staticmethod
         @hookimpl
         def junction_startup(app: Flask) -> None:
             calls.append("startup")
@@ -163,17 +170,19 @@ def test_a_plugin_can_add_hookspecs_that_another_plugin_implements(make_app) -> 
     specs = ModuleType("widget_specs")
 
     @hookspec
-    def junction_widgets() -> list[str]:
+    def junction_widgets() -> list[str]:  # type: ignore[empty-body]  # pluggy never runs a spec
         """Widgets offered to the ``base`` plugin."""
 
     specs.junction_widgets = junction_widgets  # type: ignore[attr-defined]
 
     class Base:
+        @staticmethod
         @hookimpl
         def junction_addhooks(pluginmanager: Any) -> None:
             pluginmanager.add_hookspecs(specs)
 
     class Extension:
+        @staticmethod
         @hookimpl
         def junction_widgets() -> list[str]:
             return ["gear", "sprocket"]
@@ -191,11 +200,13 @@ def test_a_plugin_can_add_hookspecs_that_another_plugin_implements(make_app) -> 
 
 def test_implementing_an_undeclared_junction_hook_fails_only_that_plugin(make_app) -> None:
     class Typo:
+        @staticmethod
         @hookimpl
         def junction_blueprint(app: Flask) -> list[Any]:  # missing "s"
             return []
 
     class AlsoTypo:
+        @staticmethod
         @hookimpl
         def junction_startups(app: Flask) -> None:
             return None
@@ -235,7 +246,7 @@ def write_broken_distribution(root: Path, module: str) -> None:
 
 
 @pytest.fixture
-def broken_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def broken_entry_point(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     module = f"junction_broken_demo_{tmp_path.name.replace('-', '_')}"
     site = tmp_path / "site"
     site.mkdir()

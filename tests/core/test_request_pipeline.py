@@ -8,6 +8,7 @@ from typing import Any
 import marshmallow as ma
 from hypothesis import given
 from hypothesis import strategies as st
+from sqlalchemy.engine import Dialect
 from werkzeug.datastructures import EnvironHeaders
 
 from app import hosts
@@ -64,7 +65,9 @@ def test_request_metrics_count_every_request_with_their_labels(client: Any) -> N
 
 def test_query_schemas_are_instantiated_once_and_still_validate(client: Any) -> None:
     """One schema instance per class serves every request; bad values are still refused."""
-    from app.api import ArgumentsMixin, PageQuerySchema
+    from flask_smorest.arguments import ArgumentsMixin
+
+    from app.api import PageQuerySchema
 
     parser = ArgumentsMixin.ARGUMENTS_PARSER
     assert client.get("/api/projects?limit=2").status_code == 200
@@ -130,7 +133,7 @@ def test_timestamps_read_as_process_result_value_says() -> None:
     from app.db import UTCDateTime
 
     column = UTCDateTime()
-    cases = [
+    cases: list[tuple[Dialect, list[Any]]] = [
         (
             sqlite.dialect(),
             [
@@ -153,6 +156,7 @@ def test_timestamps_read_as_process_result_value_says() -> None:
     ]
     for dialect, values in cases:
         fused = column._cached_result_processor(dialect, None)
+        assert fused is not None
         impl = column.impl_instance.dialect_impl(dialect).result_processor(dialect, None)
         for value in values:
             expected = column.process_result_value(impl(value) if impl else value, dialect)
@@ -170,7 +174,7 @@ def test_timestamps_read_as_text_are_the_aware_values_isoformat() -> None:
 
     from app.db import UTCDateTime, UTCIsoText
 
-    cases = [
+    cases: list[tuple[Dialect, list[Any]]] = [
         (
             sqlite.dialect(),
             [
@@ -192,6 +196,7 @@ def test_timestamps_read_as_text_are_the_aware_values_isoformat() -> None:
     for dialect, values in cases:
         moment = UTCDateTime()._cached_result_processor(dialect, None)
         text = UTCIsoText()._cached_result_processor(dialect, None)
+        assert moment is not None and text is not None
         for value in values:
             parsed = moment(value)
             assert text(value) == (None if parsed is None else parsed.isoformat()), value

@@ -132,7 +132,10 @@ def test_run_job_once_runs_in_an_app_context_and_counts(make_app, core_job_ids):
     seen: list[Any] = []
     core_job_ids.append("test.ctx")
     register_core_job(
-        lambda: seen.append(current_app._get_current_object()), seconds=1, id="test.ctx"
+        # Flask types current_app as the app; it is a LocalProxy, which has this method.
+        lambda: seen.append(current_app._get_current_object()),  # type: ignore[attr-defined]
+        seconds=1,
+        id="test.ctx",
     )
     app = make_app()
     before = runs_metric("test.ctx", "success")
@@ -414,7 +417,7 @@ def test_advisory_lock_leader_steps_down_when_its_connection_dies(pg_conninfo):
     import psycopg
 
     key = random.getrandbits(62)
-    deposed: list[bool] = []
+    deposed: list[int] = []
     first = LeaderElection(
         PgAdvisoryElector(pg_conninfo, key), on_deposed=lambda: deposed.append(1)
     )
@@ -431,7 +434,11 @@ def test_advisory_lock_leader_steps_down_when_its_connection_dies(pg_conninfo):
             ).fetchall()
         assert killed == [(True,)]
 
-        wait_until(lambda: (second.tick(), second.leading)[1], timeout=5, what="lock freed")
+        def second_leads() -> bool:
+            second.tick()
+            return second.leading
+
+        wait_until(second_leads, timeout=5, what="lock freed")
         first.tick()
         assert not first.leading and deposed == [1]
         first.tick()  # reconnects, finds the lock taken: standby

@@ -142,6 +142,7 @@ def test_scoped_bindings_cover_inherited_destinations(
         # The project's own token would follow a new global URL it inherits.
         with pytest.raises(ValidationFailed) as refused:
             settings.set_values("bound", {"url": "https://b.example", "token": "new-global-tok"})
+        assert refused.value.errors is not None
         assert "'p'" in refused.value.errors[0]["message"]
         # A project URL of its own moves the global token unless the project gives its own.
         settings.set_values("bound", {"token": None}, "p")
@@ -221,7 +222,12 @@ def test_readyz_does_not_decrypt_every_secret_on_every_probe(
         crypto = settings._crypto()
     decrypted: list[str] = []
     original = crypto.key_of
-    monkeypatch.setattr(crypto, "key_of", lambda token: decrypted.append(token) or original(token))
+
+    def key_of(token: str) -> str:
+        decrypted.append(token)
+        return original(token)
+
+    monkeypatch.setattr(crypto, "key_of", key_of)
     client = app.test_client()
     for _ in range(5):
         assert client.get("/readyz").status_code == 200

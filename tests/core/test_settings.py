@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +59,7 @@ def ctx(demo_app):
         yield demo_app
 
 
-def _raw_rows(key: str) -> list[Any]:
+def _raw_rows(key: str) -> Sequence[sa.Row[Any]]:
     with db.engine.connect() as connection:
         return connection.execute(
             sa.select(settings.Setting.__table__).where(settings.Setting.key == key)
@@ -150,10 +151,12 @@ def test_scopes_are_enforced(ctx, project_dir):
     service.create_project("alpha", str(project_dir))
     with pytest.raises(ValidationFailed) as excinfo:
         settings.set_values("demo", {"base_url": "https://x.invalid"}, project="alpha")
+    assert excinfo.value.errors is not None
     assert excinfo.value.errors[0]["field"] == "base_url"
     assert excinfo.value.errors[0]["code"] == "scope"
     with pytest.raises(ValidationFailed) as excinfo:
         settings.set_values("demo", {"enabled": True})
+    assert excinfo.value.errors is not None
     assert excinfo.value.errors[0]["field"] == "enabled"
 
     settings.set_values("demo", {"enabled": True}, project="alpha")
@@ -218,6 +221,7 @@ def test_values_are_validated_against_their_declared_type(ctx):
                 "base_url": "https://kept-out.invalid",
             },
         )
+    assert excinfo.value.errors is not None
     errors = {e["field"]: e for e in excinfo.value.errors}
     assert set(errors) == {"page_size", "labels", "mode", "colour"}
     assert errors["page_size"]["message"] == "Expected an integer, got string."

@@ -175,7 +175,7 @@ def page(browser: Any, env: Env) -> Iterator[Any]:
     """
     context = browser.new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True)
     page = context.new_page()
-    page.dialogs = []  # type: ignore[attr-defined]
+    page.dialogs = []  # the page is untyped (Any) here: an attribute of our own
     page.on("dialog", lambda dialog: (page.dialogs.append(dialog.message), dialog.dismiss()))
     page.goto(env.url + "/")
     page.get_by_label("API token").fill(TOKEN)

@@ -347,7 +347,8 @@ class FakePlane:
         query = parse_qs(parts.query)
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
-        status, body, headers = 500, {"error": "Something went wrong please try again later"}, {}
+        headers: dict[str, str] = {}
+        status, body = 500, {"error": "Something went wrong please try again later"}
         try:
             status, body, headers = self._route(method, parts.path, query, raw, handler.headers)
         except PlaneError as err:
@@ -416,8 +417,8 @@ class FakePlane:
         self._authenticate(headers)
         rate_headers = self._throttle()
         if self.fail_next:
-            status, body = self.fail_next.popleft()
-            raise PlaneError(status, body)
+            status, error = self.fail_next.popleft()
+            raise PlaneError(status, error)
         body: Any = None
         if raw:
             try:

@@ -87,7 +87,7 @@ def test_patched_defects_accept_what_jira_accepts_and_nothing_more() -> None:
 
 
 def test_every_route_of_the_fake_is_a_documented_operation() -> None:
-    documented = []
+    documented: list[tuple[str, str]] = []
     for document in spec.documents().values():
         for template, operations in document["paths"].items():
             sample = re.sub(r"\{[^}]+\}", "10001", template)

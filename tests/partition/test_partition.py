@@ -290,7 +290,9 @@ def _count_events(url: str) -> int:
 
     with psycopg.connect(url.split("?")[0]) as conn:
         row = conn.execute("SELECT count(*) FROM events WHERE channel = 'partprobe:ticks'")
-        return int(row.fetchone()[0])
+        found = row.fetchone()
+        assert found is not None  # count(*) answers one row
+        return int(found[0])
 
 
 def test_idempotency_across_hosts(cluster: Cluster) -> None:
@@ -360,4 +362,6 @@ def _count_projects(url: str) -> int:
 
     with psycopg.connect(url.split("?")[0]) as conn:
         row = conn.execute("SELECT count(*) FROM projects WHERE name = 'partition-idem'")
-        return int(row.fetchone()[0])
+        found = row.fetchone()
+        assert found is not None  # count(*) answers one row
+        return int(found[0])

@@ -103,7 +103,7 @@ class Faults:
     def __init__(self) -> None:
         self.rules: list[Rule] = []
         self.revoke_after: tuple[int, str | None] | None = None
-        self.create_actions: list[tuple[int, Callable[[], None]]] = []
+        self.create_actions: list[tuple[int, Callable[[], object]]] = []
         # A held ("timeout") answer waits until :meth:`release_held` (or ``hold_seconds``),
         # then the connection closes without an answer. ``holding`` is set while one is held.
         self.holding = threading.Event()
@@ -184,8 +184,10 @@ class Faults:
         with self._lock:
             self.revoke_after = (calls, email)
 
-    def after_creates(self, count: int, action: Callable[[], None]) -> None:
-        """Run ``action`` right after the ``count``-th issue created from now (1 = the next)."""
+    def after_creates(self, count: int, action: Callable[[], object]) -> None:
+        """Run ``action`` right after the ``count``-th issue created from now (1 = the next).
+
+        What ``action`` returns is ignored (it may be another fault's rule)."""
         with self._lock:
             self.create_actions.append((count, action))
 
@@ -233,7 +235,7 @@ class Faults:
             self.revoke_after = (left - 1, who)
             return False
 
-    def created(self) -> list[Callable[[], None]]:
+    def created(self) -> list[Callable[[], object]]:
         """Count one created issue; the actions now due."""
         with self._lock:
             due, pending = [], []

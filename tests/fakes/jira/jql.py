@@ -87,8 +87,8 @@ class _Parser:
                 if not (self.peek() and self.peek() == ("op", ",")):
                     break
                 self.pos += 1
-        if self.peek() is not None:
-            raise JqlError(f"Error in the JQL Query: unexpected '{self.peek()[1]}'.")
+        if (extra := self.peek()) is not None:
+            raise JqlError(f"Error in the JQL Query: unexpected '{extra[1]}'.")
         return predicate
 
     def at_order(self) -> bool:

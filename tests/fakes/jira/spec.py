@@ -155,7 +155,9 @@ def _mock(
         SPEC_HOST,
         method.lower(),
         path,
-        args=list(query),
+        # A list of pairs keeps a repeated query parameter (?id=1&id=2): MockRequest hands it to
+        # werkzeug's ImmutableMultiDict, which takes pairs, though it annotates a dict.
+        args=list(query),  # type: ignore[arg-type]
         headers=headers,
         data=body or None,
         content_type=content_type or "application/json",

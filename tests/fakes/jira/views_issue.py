@@ -208,7 +208,10 @@ def _multipart_files(req: Req) -> list[tuple[str, str, bytes]]:
         if part.get_param("name", header="content-disposition") != "file":
             continue
         filename = part.get_filename() or "attachment"
-        files.append((filename, part.get_content_type(), part.get_payload(decode=True) or b""))
+        payload = part.get_payload(decode=True)  # bytes for a leaf part
+        files.append(
+            (filename, part.get_content_type(), payload if isinstance(payload, bytes) else b"")
+        )
     return files
 
 

@@ -171,7 +171,7 @@ def priority_search(fake: FakeJira, req: Req) -> Answer:
     """``GET /rest/api/3/priority/search`` (``projectId`` narrows to those projects' schemes)."""
     state = fake.state
     ids = list(state.priorities)
-    default = fake.default_priority_id
+    default: str | None = fake.default_priority_id  # a project may have no default
     project_ids = req.csv("projectId")
     if project_ids:
         projects = [visible_project(fake, req, p, status=400) for p in project_ids]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.db import db
+from app.db import Model
 
 
-class Greeting(db.Model):
+class Greeting(Model):
     """A table named without the plugin's ``badtable_`` prefix."""
 
     __tablename__ = "greetings"

@@ -17,7 +17,11 @@ from tests.plugins.jira.conftest import Env
 PANEL = "/console/jira/"
 JSON = {"X-Requested-With": "junction-console"}
 HOSTILE = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
-THREE = [{"title": "A"}, {"title": "B", "dependencies": [0]}, {"title": "C", "dependencies": [1]}]
+THREE: list[dict[str, Any]] = [
+    {"title": "A"},
+    {"title": "B", "dependencies": [0]},
+    {"title": "C", "dependencies": [1]},
+]
 
 
 def page(env: Env, query: str = "") -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -13,7 +14,11 @@ from plugins.jira.models import ExportSession
 from tests.plugins.jira.conftest import Env
 from tests.support import redis_url, wait_until
 
-THREE = [{"title": "A"}, {"title": "B", "dependencies": [0]}, {"title": "C", "dependencies": [1]}]
+THREE: list[dict[str, Any]] = [
+    {"title": "A"},
+    {"title": "B", "dependencies": [0]},
+    {"title": "C", "dependencies": [1]},
+]
 
 
 @pytest.mark.parametrize("mode", ["reset", "error", "timeout"])
@@ -74,7 +79,8 @@ def test_revoked_token_is_admin_required(env: Env) -> None:
         from app import operations
 
         op = operations.get_operation(status["task_id"])
-        assert op.status == "failed" and op.error["problem"]["status"] == 403
+        assert op.status == "failed" and op.error is not None
+        assert op.error["problem"]["status"] == 403
 
 
 def test_deleted_project_is_user_fixable(env: Env) -> None:
@@ -136,8 +142,8 @@ def test_status_is_rate_limited_per_session_across_workers(
     assert int(again.headers["Retry-After"]) >= 1
     # Another worker (another app on the same database and limiter) shares the budget.
     config = {"JUNCTION_OPERATION_RUNNERS": "off"}
-    if redis_url():
-        config["JUNCTION_REDIS_URL"] = redis_url()
+    if url := redis_url():
+        config["JUNCTION_REDIS_URL"] = url
     second = make_app(config)
     second.extensions["jira"] = {"clock": first.clock}
     assert second.test_client().get(f"/api/jira/export-status/{sid}").status_code == 429

@@ -82,6 +82,7 @@ def test_completes_the_sprint_once(planning: Planning) -> None:
     assert "Add OAuth2 login" in notes.read_text()
     with planning.app.app_context():
         row = db.session.scalar(sa.select(SprintCompletion))
+        assert row is not None
         assert (row.cycle_id, row.git_tag) == (cycle, "sprint/sprint-5")
 
     # Twice: the same answer, and nothing new anywhere.

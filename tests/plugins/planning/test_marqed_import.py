@@ -185,13 +185,13 @@ def test_resumed_import_creates_nothing_twice(planning: Planning, tree: Path) ->
     with planning.app.app_context():
         first = FakeContext(params, {}, crash_on_save=TOTAL // 2 + 1)
         with pytest.raises(Crash):
-            marqed_import_operation(first)
+            marqed_import_operation(first)  # type: ignore[arg-type]  # FakeContext: a duck-typed stand-in
         assert len(first.saved["ids"]) == TOTAL // 2
         created_before = len(fake.objects_by_external_id())
         assert created_before == TOTAL // 2 + 1  # one more than the checkpoint knows
 
         resumed = FakeContext(params, first.saved)
-        summary = marqed_import_operation(resumed)
+        summary = marqed_import_operation(resumed)  # type: ignore[arg-type]  # FakeContext: a duck-typed stand-in
     assert set(fake.objects_by_external_id().values()) == {1}
     assert len(fake.objects_by_external_id()) == TOTAL
     assert summary["total_entities"] == TOTAL and summary["errors"] == 0

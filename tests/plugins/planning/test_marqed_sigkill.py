@@ -98,6 +98,7 @@ def test_killed_marqed_import_resumes_without_duplicates(tmp_path: Path) -> None
                 assert done.status == "succeeded", done.error
                 assert done.attempts == 2
                 result = done.result
+                assert result is not None
                 assert (result["created"], result["existing"], result["errors"]) == (
                     total - 1,
                     1,

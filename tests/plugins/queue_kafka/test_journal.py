@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from typing import Any
 
 import pytest
 
@@ -23,7 +24,11 @@ def _history(rng: random.Random, length: int) -> list[dict]:
         if op == "put" or not ids:
             item_id = uuid.uuid4().hex
             ids.append(item_id)
-            item = {"id": item_id, "package": f"p{rng.randrange(12)}", "version": "1"}
+            item: dict[str, Any] = {
+                "id": item_id,
+                "package": f"p{rng.randrange(12)}",
+                "version": "1",
+            }
             item.update(enqueued_at=now, available_at=now)
             records.append({"op": "put", "item": item})
         elif op == "lease":

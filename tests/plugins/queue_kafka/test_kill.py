@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import ClassVar
 
@@ -115,8 +115,10 @@ def _winning_acks(settings: KafkaSettings) -> tuple[Counter[str], int]:
             idle += 1
             continue
         idle = 0
-        record = json.loads(msg.value())
-        outcome = states[msg.partition()].apply(msg.offset(), record)
+        value, partition, offset = msg.value(), msg.partition(), msg.offset()
+        assert value is not None and partition is not None and offset is not None  # a record
+        record = json.loads(value)
+        outcome = states[partition].apply(offset, record)
         if record.get("op") == "ack" and outcome.ok:
             acked[record["id"]] += 1
     consumer.close()
@@ -200,10 +202,13 @@ def test_random_kills_lose_nothing_and_ack_nothing_twice(kafka_settings) -> None
     def acked_so_far() -> int:
         return len(printed) + sum(max(0, len(w.lines) - 1) for w in workers)
 
+    def acked_at_least(count: int) -> Callable[[], bool]:
+        return lambda: acked_so_far() >= count
+
     kills, next_kill = 0, rng.randint(20, 150)
     while next_kill < KILL_ITEMS - 200:  # kill while there is work left to interrupt
         with Worker.progress:
-            assert Worker.progress.wait_for(lambda n=next_kill: acked_so_far() >= n, 120)
+            assert Worker.progress.wait_for(acked_at_least(next_kill), 120)
         victim = rng.randrange(len(workers))
         printed += workers[victim].kill()
         workers[victim] = Worker("work", settings, "3")

@@ -3,6 +3,7 @@ parsing and ``rows=True`` pages."""
 
 from __future__ import annotations
 
+import datetime as _dt
 from typing import Any
 
 import marshmallow as ma
@@ -123,6 +124,25 @@ def test_rows_pages_read_without_a_session_and_with_one(app: Any, project_dir: A
         db.session.rollback()
 
 
+# What a timestamp column may hold on SQLite: SQLAlchemy's own text (zero and non-zero
+# microseconds), NULL, and forms a hand-written row may hold, which take the general path (or a
+# fast path that must agree with it).
+SQLITE_STORED_TIMESTAMPS: list[Any] = [
+    "2026-11-25 23:48:09.345954",
+    "2026-01-01 00:00:00.000000",
+    "2026-01-01 00:00:00.000100",
+    None,
+    "2026-11-25 23:48:09",
+    "2026-11-25 23:48:09.12",
+    "2026-11-25",
+    "2026-11-25 23:48:09+02:00",
+]
+PG_TIMESTAMPS: list[Any] = [
+    _dt.datetime(2024, 1, 1, 5, tzinfo=_dt.timezone(_dt.timedelta(hours=2))),
+    None,
+]
+
+
 def test_timestamps_read_as_process_result_value_says() -> None:
     """The fused result processor of ``UTCDateTime`` gives what the documented chain gives:
     the driver's value, then aware UTC (naive taken as UTC, others converted)."""
@@ -134,24 +154,8 @@ def test_timestamps_read_as_process_result_value_says() -> None:
 
     column = UTCDateTime()
     cases: list[tuple[Dialect, list[Any]]] = [
-        (
-            sqlite.dialect(),
-            [
-                "2026-11-25 23:48:09.345954",
-                "2026-01-01 00:00:00.000000",
-                None,
-                # Not what SQLAlchemy writes, but what a hand-written row may hold: these take
-                # the general path (or a fast path that must agree with it).
-                "2026-11-25 23:48:09",
-                "2026-11-25 23:48:09.12",
-                "2026-11-25",
-                "2026-11-25 23:48:09+02:00",
-            ],
-        ),
-        (
-            postgresql.psycopg.dialect(),
-            [dt.datetime(2024, 1, 1, 5, tzinfo=dt.timezone(dt.timedelta(hours=2))), None],
-        ),
+        (sqlite.dialect(), SQLITE_STORED_TIMESTAMPS),
+        (postgresql.psycopg.dialect(), PG_TIMESTAMPS),
         (postgresql.psycopg.dialect(), [dt.datetime(2024, 1, 1, 5)]),
     ]
     for dialect, values in cases:
@@ -168,30 +172,14 @@ def test_timestamps_read_as_process_result_value_says() -> None:
 def test_timestamps_read_as_text_are_the_aware_values_isoformat() -> None:
     """``UTCIsoText`` (the columns of ``iso_text``) gives exactly ``isoformat()`` of what
     ``UTCDateTime`` reads, for every stored form, zero microseconds included."""
-    import datetime as dt
 
     from sqlalchemy.dialects import postgresql, sqlite
 
     from app.db import UTCDateTime, UTCIsoText
 
     cases: list[tuple[Dialect, list[Any]]] = [
-        (
-            sqlite.dialect(),
-            [
-                "2026-11-25 23:48:09.345954",
-                "2026-01-01 00:00:00.000000",
-                "2026-01-01 00:00:00.000100",
-                None,
-                "2026-11-25 23:48:09",
-                "2026-11-25 23:48:09.12",
-                "2026-11-25",
-                "2026-11-25 23:48:09+02:00",
-            ],
-        ),
-        (
-            postgresql.psycopg.dialect(),
-            [dt.datetime(2024, 1, 1, 5, tzinfo=dt.timezone(dt.timedelta(hours=2))), None],
-        ),
+        (sqlite.dialect(), SQLITE_STORED_TIMESTAMPS),
+        (postgresql.psycopg.dialect(), PG_TIMESTAMPS),
     ]
     for dialect, values in cases:
         moment = UTCDateTime()._cached_result_processor(dialect, None)

@@ -34,13 +34,13 @@ repeat an outcome.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from plugins.queue_kafka.clients import ensure_topic, shared_producer
@@ -134,7 +134,7 @@ class TopicJournal:
         for partition, record in records:
             slot = len(results)
             results.append(None)
-            payload = json.dumps(record, separators=(",", ":")).encode()
+            payload = orjson.dumps(record)
             payloads.append((partition, payload))
 
             def delivered(err: Any, msg: Any, slot: int = slot) -> None:
@@ -164,7 +164,7 @@ class TopicJournal:
         """Produce an own record without waiting for it (see the module docstring): sent at
         once, applied in log order once its delivery report is taken in; whether it won is
         not reported (a lost one only counts in :attr:`unwaited_lost`)."""
-        payload = json.dumps(record, separators=(",", ":")).encode()
+        payload = orjson.dumps(record)
         sent = _Unwaited(partition, payload)
 
         def delivered(err: Any, msg: Any) -> None:
@@ -330,7 +330,7 @@ class TopicJournal:
     def _apply(self, partition: int, offset: int, value: bytes | None) -> None:
         self._gaps.pop(partition, None)
         try:
-            record = json.loads(value or b"")
+            record = orjson.loads(value or b"")
             if not isinstance(record, dict):
                 raise ValueError("not an object")
         except ValueError:

@@ -103,7 +103,10 @@ def test_soft_stop_reaches_the_reference_orchestrator(
     assert junction_client.post("/api/projects/demo/agent/start").status_code == 200
     import threading
 
-    threading.Thread(target=drain, daemon=True).start()
+    # The operation that supervises the agent process runs in this thread until the process
+    # ends; the test joins it, so no query of it outlives the test (and its tables).
+    supervisor = threading.Thread(target=drain, daemon=True)
+    supervisor.start()
 
     def output() -> list[str]:
         return junction_client.get("/api/projects/demo/agent/status").get_json()["output"]
@@ -138,3 +141,5 @@ def test_soft_stop_reaches_the_reference_orchestrator(
         junction_client.get(f"/api/projects/demo/features/{second}/test-runs").get_json()["total"]
         == 0
     )
+    supervisor.join(timeout=30)
+    assert not supervisor.is_alive(), "the supervising operation did not finish"

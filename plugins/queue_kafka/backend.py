@@ -94,6 +94,11 @@ class KafkaQueue:
         self._leasing: tuple[str, float] | None = None  # worker and visibility of the last lease
         # Registered until close (so an unclosed handle lives until exit).
         atexit.register(self._release_at_exit)
+        # Ready when made: the view replayed and this process's idempotent producer given its
+        # id (0.5-1 s on Tansu), so that the first operation does not pay for both; a worker
+        # started beside a running one would otherwise find the queue drained by the time its
+        # first lease returned.
+        self._journal.warm_up()
 
     def partition_of(self, item: QueueItem) -> int:
         """The partition of ``item``'s key (duplicates must meet in one partition's log)."""

@@ -233,6 +233,14 @@ class TopicJournal:
                 self._waiting.pop(key, None)
             self._resolve_unwaited()
 
+    def warm_up(self) -> None:
+        """:meth:`sync` for a new handle: its view replayed and the process's producer given
+        its id. The markers are no reference for contention: another handle's records after
+        them say nothing about competing for items."""
+        self.sync()
+        self._last_own.clear()
+        self.contended.clear()
+
     def sync(self) -> None:
         """Bring the view up to date with everything produced before the call (a marker per
         partition: Tansu's ``ListOffsets`` answers stale high watermarks)."""
@@ -243,19 +251,28 @@ class TopicJournal:
     def catch_up(self, targets: dict[int, int]) -> None:
         """Apply records until every partition in ``targets`` is past its offset: our own
         locally, other handles' (the gaps before ours) fetched for the occasion."""
-        deadline = time.monotonic() + self.timeout
         behind = self._behind(targets)
         if not behind:
             return
+        # The timeout bounds a stall, not the whole catch-up: a handle that has not read a busy
+        # topic for a while may have thousands of records to apply, and does so as long as
+        # the broker keeps returning them.
+        deadline = time.monotonic() + self.timeout
+        progress = self._progress()
         self._fetch(behind)
         try:
             while behind:
                 self.drain(0.05)  # poll() returns as soon as a record arrives
                 behind = self._behind(targets)
-                if behind and time.monotonic() > deadline:
+                if behind and (now := self._progress()) != progress:
+                    progress, deadline = now, time.monotonic() + self.timeout
+                elif behind and time.monotonic() > deadline:
                     raise TimeoutError("the queue topic did not return the records before ours")
         finally:
             self._stop_fetching()
+
+    def _progress(self) -> int:
+        return sum(state.position for state in self.states.values())
 
     def _behind(self, targets: dict[int, int]) -> list[int]:
         for partition in targets:

@@ -65,12 +65,14 @@ def _option(name: str, default: Any = None) -> Any:
     return default if value is None else value
 
 
-def _tokens() -> list[str]:
-    return list(_option("API_TOKENS", []))
+def _tokens(config: Mapping[str, Any] | None = None) -> list[str]:
+    # ``config``: the app's, when the caller (``check_request``) has it at hand already.
+    return list((current_app.config if config is None else config).get("JUNCTION_API_TOKENS") or [])
 
 
-def _host_patterns() -> tuple[str, ...]:
-    return _normalised(tuple(_option("ALLOWED_HOSTS", [])))
+def _host_patterns(config: Mapping[str, Any] | None = None) -> tuple[str, ...]:
+    hosts_setting = (current_app.config if config is None else config).get("JUNCTION_ALLOWED_HOSTS")
+    return _normalised(tuple(hosts_setting or []))
 
 
 @functools.lru_cache(maxsize=64)
@@ -111,10 +113,10 @@ def host_allowed(host: str | None) -> bool:
     return hosts.host_allowed(host, _host_patterns())
 
 
-def host_check_applies() -> bool:
+def host_check_applies(config: Mapping[str, Any] | None = None) -> bool:
     """Whether ``Host`` is validated: always without tokens (loopback mode), and with tokens
-    when ``JUNCTION_ALLOWED_HOSTS`` is set."""
-    return not _tokens() or bool(_option("ALLOWED_HOSTS", []))
+    when ``JUNCTION_ALLOWED_HOSTS`` is set (``config``: the app's, by default the current)."""
+    return not _tokens(config) or bool(_host_patterns(config))
 
 
 def origin_allowed(origin: str | None) -> bool:
@@ -135,11 +137,10 @@ def host_problem() -> Response | None:
 def _host_problem(req: Request, config: Mapping[str, Any]) -> Response | None:
     # Every request runs this (through ``check_request``): the request and the configuration
     # are resolved once by the caller, not through a context-local proxy per setting.
-    patterns = config.get("JUNCTION_ALLOWED_HOSTS") or []
-    if config.get("JUNCTION_API_TOKENS") and not patterns:
-        return None  # tokens without a host list: Host is not checked (host_check_applies)
+    if not host_check_applies(config):
+        return None
     host = req.host
-    if hosts.host_allowed(host, _normalised(tuple(patterns))):
+    if hosts.host_allowed(host, _host_patterns(config)):
         return None
     shown = host[:100].encode("ascii", "backslashreplace").decode()
     return problem(
@@ -233,7 +234,7 @@ def check_request() -> Response | None:
     if _is_exempt(view):
         return None
 
-    tokens = list(config.get("JUNCTION_API_TOKENS") or [])
+    tokens = _tokens(config)
     if not tokens:
         if _direct_loopback(req, config):
             g.caller = "loopback"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import types
 import uuid
@@ -119,6 +120,29 @@ def test_a_malformed_request_id_is_replaced(client, bad):
     echoed = response.headers["X-Request-ID"]
     assert echoed != bad
     assert re.fullmatch(r"[0-9a-f]{32}", echoed)
+
+
+def test_generated_request_ids_are_distinct_and_differ_in_a_forked_worker():
+    # The ids come from the random module (os.urandom lets go of the GIL on every request);
+    # gunicorn forks its workers from one master, so a child must not repeat its parent's ids.
+    from app.observability import new_request_id
+
+    ours = {new_request_id() for _ in range(1000)}
+    assert len(ours) == 1000
+    assert all(re.fullmatch(r"[0-9a-f]{32}", rid) for rid in ours)
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the child
+        os.close(read_end)
+        os.write(write_end, " ".join(new_request_id() for _ in range(50)).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        theirs = pipe.read().decode().split()
+    os.waitpid(child, 0)
+    following = [new_request_id() for _ in range(50)]
+    assert len(theirs) == 50
+    assert not set(theirs) & (ours | set(following))
 
 
 def test_every_response_carries_a_request_id_and_problems_quote_it(client):

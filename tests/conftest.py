@@ -7,6 +7,7 @@ tests stay independent without paying for a migration each.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,25 @@ from app.migrate import upgrade_all
 from tests.support import fresh_database, pg_server_url, redis_url
 
 BASE_OVERRIDES: dict[str, Any] = {"JUNCTION_SCHEDULER": "off", "JUNCTION_LOG_LEVEL": "warning"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip the ``backend_free`` tests when ``JUNCTION_TEST_SKIP_BACKEND_FREE`` is set.
+
+    CI runs the whole suite twice, on SQLite and on PostgreSQL + Redis. A test that touches
+    neither (the Kafka and file queue backends on their own broker or folder, the HTML-to-ADF
+    converter) gives the same answer both times, and the Kafka kill test alone takes minutes, so
+    the second pass sets this variable. A plain ``make test`` runs everything.
+    """
+    if not os.environ.get("JUNCTION_TEST_SKIP_BACKEND_FREE"):
+        return
+    skip = pytest.mark.skip(
+        reason="backend_free: it does not use the database or Redis, and ran in this CI run's "
+        "SQLite pass (JUNCTION_TEST_SKIP_BACKEND_FREE is set)"
+    )
+    for item in items:
+        if item.get_closest_marker("backend_free") is not None:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,9 @@ import pytest
 from plugins.builds.queue_file import JOURNAL, FileQueue
 from plugins.builds.testing import ManualClock, QueueBackendContract, make_item
 
+# Uses neither the database nor Redis under test: CI's second pass skips it (see tests/conftest.py).
+pytestmark = pytest.mark.backend_free
+
 ROOT = Path(__file__).resolve().parents[3]
 
 

@@ -22,6 +22,9 @@ from plugins.jira.adf import html_to_adf
 from .adf_corpus_support import corpus_names, read_html
 from .test_adf_hypothesis import ATTR_CHOICES, TAGS, TEXT_CHOICES
 
+# Uses neither the database nor Redis under test: CI's second pass skips it (see tests/conftest.py).
+pytestmark = pytest.mark.backend_free
+
 NODE_DIR = Path(__file__).parent / "node"
 VALIDATOR = NODE_DIR / "node_modules" / "@atlaskit" / "adf-utils"
 

@@ -10,6 +10,9 @@ from plugins.jira.adf import validate_adf
 
 from .adf_corpus_support import actual, corpus_names, expected, write_expected
 
+# Uses neither the database nor Redis under test: CI's second pass skips it (see tests/conftest.py).
+pytestmark = pytest.mark.backend_free
+
 NAMES = corpus_names()
 
 

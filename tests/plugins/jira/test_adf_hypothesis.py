@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from plugins.jira.adf import html_to_adf, validate_adf
 
 from .test_adf_rules import assert_clean
+
+# Uses neither the database nor Redis under test: CI's second pass skips it (see tests/conftest.py).
+pytestmark = pytest.mark.backend_free
 
 TAGS = [
     "p",

@@ -11,6 +11,9 @@ from plugins.jira.adf import html_to_adf, validate_adf
 
 from .adf_corpus_support import corpus_names, read_html
 
+# Uses neither the database nor Redis under test: CI's second pass skips it (see tests/conftest.py).
+pytestmark = pytest.mark.backend_free
+
 
 def walk(node: Any) -> Any:
     """Every dict in an ADF tree."""

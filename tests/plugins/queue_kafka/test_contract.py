@@ -9,6 +9,9 @@ import pytest
 from plugins.builds.testing import QueueBackendContract
 from plugins.queue_kafka.backend import KafkaQueue
 
+# Uses neither the database nor Redis under test: CI's second pass skips it (see tests/conftest.py).
+pytestmark = pytest.mark.backend_free
+
 
 class TestKafkaQueueContract(QueueBackendContract):
     """Every behaviour of the contract, on a one-partition topic (FIFO over the whole queue)."""

@@ -11,6 +11,9 @@ import pytest
 
 from plugins.queue_kafka.journal import PartitionState
 
+# Uses neither the database nor Redis under test: CI's second pass skips it (see tests/conftest.py).
+pytestmark = pytest.mark.backend_free
+
 
 def _history(rng: random.Random, length: int) -> list[dict]:
     """A random log as several racing handles would write it (stale tokens included)."""

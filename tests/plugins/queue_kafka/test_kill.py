@@ -26,6 +26,9 @@ from plugins.queue_kafka.backend import KafkaQueue
 from plugins.queue_kafka.config import KafkaSettings
 from plugins.queue_kafka.journal import PartitionState
 
+# Uses neither the database nor Redis under test: CI's second pass skips it (see tests/conftest.py).
+pytestmark = pytest.mark.backend_free
+
 ROOT = Path(__file__).resolve().parents[3]
 # The random-kill run's size: the 10,000 in `make test` (about 95 s here; 327 s before
 # the backend fetched on demand and leased with the ack). JUNCTION_KAFKA_KILL_ITEMS=2000 runs a

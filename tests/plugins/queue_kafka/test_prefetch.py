@@ -4,8 +4,13 @@ HOLD seconds until a ``lease`` hands it out, then extended (unwaited) to the ful
 
 from __future__ import annotations
 
+import pytest
+
 from plugins.builds.testing_fakes import ManualClock, make_item
 from plugins.queue_kafka.backend import HOLD, KafkaQueue
+
+# Uses neither the database nor Redis under test: CI's second pass skips it (see tests/conftest.py).
+pytestmark = pytest.mark.backend_free
 
 VISIBILITY = 60.0
 

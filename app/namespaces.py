@@ -95,9 +95,3 @@ def owner_of_module(module: str, packages: Mapping[str, str]) -> str | None:
         if len(package) > len(best) and (module == package or module.startswith(package + ".")):
             best = package
     return packages[best] if best else None
-
-
-def plugin_of_module(module: str, modules: Mapping[str, str]) -> str | None:
-    """The plugin (of ``{plugin name: module}``) whose code ``module`` is, or ``None`` for the
-    core's own code, tests and anything else."""
-    return owner_of_module(module, plugin_packages(modules))

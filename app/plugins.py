@@ -31,6 +31,7 @@ from app.namespaces import (
     NamespaceError,
     check_name,
     declared_names,
+    plugin_packages,
     tables_of,
 )
 
@@ -86,6 +87,9 @@ class PluginRegistry:
         # Blueprint name -> plugin that returned it, so requests to a plugin that failed after
         # its routes were registered (e.g. in junction_startup) can be refused.
         self.blueprint_owners: dict[str, str] = {}
+        # Package -> plugin name of every discovered plugin (namespaces.plugin_packages), made
+        # once per discovery: every publish asks which plugin its caller's module belongs to.
+        self.packages: dict[str, str] = {}
 
     # -- discovery --------------------------------------------------------------------------
     def discover(
@@ -138,6 +142,7 @@ class PluginRegistry:
             info.plugin = plugin
             info.hooks = [impl_name for impl_name in _hook_names(self.pm, plugin)]
             self.check_tables(info)
+        self.packages = plugin_packages({n: i.module for n, i in self.infos.items()})
         self.call_each("junction_addhooks", pluginmanager=self.pm)
         # Hooks of later-added specs are now known; refresh and verify every impl.
         for info in self.loaded():

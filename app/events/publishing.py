@@ -17,7 +17,7 @@ from app.events.hub import get_hub
 from app.events.log import append_event, head_id
 from app.events.subscriptions import Subscription
 from app.events.wire import FrameSink
-from app.namespaces import SHARED_CHANNELS, check_name, plugin_of_module
+from app.namespaces import SHARED_CHANNELS, check_name, owner_of_module
 from app.state import current_app_object, junction_state
 
 
@@ -35,8 +35,7 @@ def publish(channel: str, type: str, data: dict[str, Any], *, project: str | Non
         raise ValueError("channel must be 1..255 characters")
     if channel not in SHARED_CHANNELS:
         caller = sys._getframe(1).f_globals.get("__name__", "")
-        infos = junction_state().registry.infos.values()
-        plugin = plugin_of_module(caller, {info.name: info.module for info in infos})
+        plugin = owner_of_module(caller, junction_state().registry.packages)
         if plugin is not None:
             check_name(plugin, "event channel", channel)
     hub = get_hub()

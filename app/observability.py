@@ -236,14 +236,19 @@ def _replaced_on_configure(handler: logging.Handler) -> bool:
 # -- request ids and metrics --------------------------------------------------------------------
 
 
+# Request ids come from a generator of their own, not os.urandom: its getrandom() call lets go
+# of the GIL, and under gthread each request then waited its turn to take it back (a py-spy
+# profile put a quarter of /healthz's Flask time there). A request id correlates log lines and is
+# no secret. Not the random module's shared generator either: whoever seeds that (a plugin,
+# hypothesis in tests) would make ids repeat. Reseeded in every forked child (gunicorn's workers).
+_REQUEST_IDS = random.Random()
+os.register_at_fork(after_in_child=_REQUEST_IDS.seed)
+
+
 def new_request_id() -> str:
     """A fresh request id: 32 random hex digits (the form of a UUID4's hex, without building
     a ``UUID`` object on every request)."""
-    # Not os.urandom: its getrandom() call lets go of the GIL, and under gthread each request
-    # then waits its turn to take it back (a py-spy profile put a quarter of /healthz's Flask
-    # time there). A request id correlates log lines; it is no secret, so the Mersenne Twister
-    # does — the random module reseeds it in every forked worker, so workers never share ids.
-    return f"{random.getrandbits(128):032x}"
+    return f"{_REQUEST_IDS.getrandbits(128):032x}"
 
 
 def begin_request() -> None:

@@ -123,10 +123,17 @@ def test_a_malformed_request_id_is_replaced(client, bad):
 
 
 def test_generated_request_ids_are_distinct_and_differ_in_a_forked_worker():
-    # The ids come from the random module (os.urandom lets go of the GIL on every request);
-    # gunicorn forks its workers from one master, so a child must not repeat its parent's ids.
+    # The ids come from a generator of their own (os.urandom lets go of the GIL on every
+    # request); gunicorn forks its workers from one master, so a child must not repeat its
+    # parent's ids, and seeding the random module must not make them repeat either.
+    import random
+
     from app.observability import new_request_id
 
+    random.seed(7)
+    first = new_request_id()
+    random.seed(7)
+    assert new_request_id() != first
     ours = {new_request_id() for _ in range(1000)}
     assert len(ours) == 1000
     assert all(re.fullmatch(r"[0-9a-f]{32}", rid) for rid in ours)

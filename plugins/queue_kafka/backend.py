@@ -122,8 +122,7 @@ class KafkaQueue:
         ready = [
             (entry, p)
             for p, state in self._journal.states.items()
-            for entry in state.candidates(now, limit + (exclude is not None))
-            if entry.item.id != exclude
+            for entry in state.candidates(now, limit, exclude)
         ]
         ready.sort(
             key=lambda pair: (

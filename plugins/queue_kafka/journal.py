@@ -133,7 +133,7 @@ class PartitionState:
         if len(self.order) > 2 * len(self.entries) + 64:  # mostly stale keys: rebuild
             self.order = [k for k in self.order if self._current(k)]
             heapq.heapify(self.order)
-        key = (entry.item.available_at, entry.item.enqueued_at, entry.offset, entry.item.id)
+        key = _order_key(entry)
         entry.parked = None  # a new key (a put, or a nack's new offset): in ``order``
         heapq.heappush(self.order, key)
 
@@ -198,8 +198,7 @@ class PartitionState:
         later copy is then stale)."""
         until = entry.item.leased_until
         if entry.parked is not None and until is not None and until < entry.parked:
-            key = (entry.item.available_at, entry.item.enqueued_at, entry.offset, entry.item.id)
-            self._park(entry, until, key)
+            self._park(entry, until, _order_key(entry))
 
     def _parked_here(self, parked: tuple[float, tuple[float, float, int, str]]) -> bool:
         """Whether a parked copy is the current place of its item's key."""
@@ -228,6 +227,11 @@ class PartitionState:
     def available(self, now: float) -> list[Entry]:
         """Every entry that may be leased at ``now``, oldest first."""
         return self.candidates(now, len(self.entries))
+
+
+def _order_key(entry: Entry) -> tuple[float, float, int, str]:
+    """The heap key of a pending item: oldest first, then by record (the id to look it up)."""
+    return (entry.item.available_at, entry.item.enqueued_at, entry.offset, entry.item.id)
 
 
 def _available(item: QueueItem, now: float) -> bool:

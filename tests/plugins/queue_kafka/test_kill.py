@@ -197,8 +197,10 @@ def test_random_kills_lose_nothing_and_ack_nothing_twice(kafka_settings) -> None
     # docs/queue_kafka.md). Until the topic's partitions setting was honoured this topic got
     # Tansu's default of four anyway; on one partition, four workers contending for every record
     # make Tansu's fetches (whose cost grows with the partition) slow enough that a replacement
-    # worker's first replay can stall past the operation timeout.
-    settings = kafka_settings(partitions=4)
+    # worker's first replay can stall past the operation timeout. The timeout bounds a stall
+    # (no record returned at all), not the run: 60 s, as a CI machine's second pass stalled
+    # Tansu's fetches past 20 s once (the final stats() and two workers timed out).
+    settings = kafka_settings(partitions=4, operation_timeout=60)
     seeder = KafkaQueue(settings)
     ids: set[str] = set()
     for start in range(0, KILL_ITEMS, 2000):

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import random
-import secrets
 import threading
 import time
+import uuid
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -122,7 +123,8 @@ class KafkaQueue:
         ready = [
             (entry, p)
             for p, state in self._journal.states.items()
-            for entry in state.candidates(now, limit, exclude)
+            for entry in state.candidates(now, limit + (exclude is not None))
+            if entry.item.id != exclude
         ]
         ready.sort(
             key=lambda pair: (
@@ -170,7 +172,7 @@ class KafkaQueue:
         return {
             "op": "lease",
             "id": entry.item.id,
-            "token": secrets.token_hex(16),
+            "token": uuid.uuid4().hex,
             "now": now,
             "until": now + visibility,
             "worker": worker[:100],
@@ -193,7 +195,7 @@ class KafkaQueue:
                 item.available_at = item.available_at or item.enqueued_at
                 records.append((self.partition_of(item), {"op": "put", "item": item.as_dict()}))
             outcomes = self._journal.run(records)
-            return [(o.item.copy(), o.ok) for o in outcomes if o.item is not None]
+            return [(_copy(o.item), o.ok) for o in outcomes if o.item is not None]
 
     def lease(self, worker: str, visibility_timeout: float) -> Lease | None:
         """The oldest available item, won by a ``lease`` record, or ``None``."""
@@ -216,7 +218,7 @@ class KafkaQueue:
                 record = self._lease_record(entry, worker, visibility_timeout)
                 (outcome,) = journal.run([(partition, record)])
                 if outcome.ok and outcome.item is not None:
-                    return Lease(outcome.item.copy(), record["token"], record["until"])
+                    return Lease(_copy(outcome.item), record["token"], record["until"])
                 lost += 1
 
     def _take_prefetched(self, worker: str, visibility: float) -> Lease | None:
@@ -241,12 +243,12 @@ class KafkaQueue:
             # before: its outcome is applied when its delivery report comes (by the worker's
             # ack at the latest); should it lose after all, that ack is refused.
             self._journal.produce_unwaited(ahead.partition, record)
-            item = entry.item.copy()
+            item = _copy(entry.item)
             item.leased_until = record["until"]
             return Lease(item, record["token"], record["until"])
         (outcome,) = self._journal.run([(ahead.partition, record)])
         if outcome.ok and outcome.item is not None:
-            return Lease(outcome.item.copy(), record["token"], record["until"])
+            return Lease(_copy(outcome.item), record["token"], record["until"])
         return None
 
     def _release_prefetched(self) -> None:
@@ -297,7 +299,7 @@ class KafkaQueue:
         if leasing is not None and len(records) == 2:
             won, (partition_next, ahead) = outcomes[1], records[1]
             if won.ok and won.item is not None:
-                lease = Lease(won.item.copy(), ahead["token"], ahead["until"])
+                lease = Lease(_copy(won.item), ahead["token"], ahead["until"])
                 self._next = Prefetched(lease, partition_next, *leasing)
         if outcomes[0].ok:
             self._journal.commit()
@@ -350,7 +352,7 @@ class KafkaQueue:
             states = self._journal.states
             entries = [(e, p) for p, s in states.items() for e in s.entries.values()]
             entries.sort(key=lambda pair: (pair[0].item.enqueued_at, pair[1], pair[0].offset))
-            return [e.item.copy() for e, _ in entries[offset : offset + limit]]
+            return [_copy(e.item) for e, _ in entries[offset : offset + limit]]
 
     def clear(self) -> int:
         """Refused: see :data:`CLEAR_REFUSED`."""
@@ -367,6 +369,11 @@ class KafkaQueue:
                 self._release_prefetched()
             finally:
                 self._journal.close()
+
+
+def _copy(item: QueueItem) -> QueueItem:
+    """A copy the caller may change without touching the handle's state."""
+    return dataclasses.replace(item, recipes={k: list(v) for k, v in item.recipes.items()})
 
 
 def open_queue(**settings: Any) -> KafkaQueue:

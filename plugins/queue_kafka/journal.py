@@ -19,9 +19,7 @@ offset 0 would.
 Each partition also keeps its pending items in a heap ordered by ``(available_at, enqueued_at,
 offset)`` so that a lease finds the oldest available items without sorting the whole queue
 (:meth:`PartitionState.candidates`); a heap key whose item was acked or re-produced since is
-dropped when it reaches the top. A key found leased is *parked* in a second heap ordered by the
-lease's end and comes back when the lease may have ended, so that the items being worked on (the
-head of the queue, in a worker's loop) are not popped and pushed back at every lease.
+dropped when it reaches the top.
 """
 
 from __future__ import annotations
@@ -42,8 +40,6 @@ class Entry:
     token: str | None = None
     # The current lease is a prefetched one never handed out (``held`` lease record, not renewed).
     held: bool = False
-    # The lease end under which its heap key is parked (None: the key is in ``order``).
-    parked: float | None = None
 
 
 @dataclass
@@ -65,8 +61,6 @@ class PartitionState:
     redeliveries: int = 0
     # (available_at, enqueued_at, offset, id) of pending items; stale keys dropped lazily.
     order: list[tuple[float, float, int, str]] = field(default_factory=list)
-    # (leased_until, key) of keys taken out of ``order`` while their item was leased.
-    parked: list[tuple[float, tuple[float, float, int, str]]] = field(default_factory=list)
 
     def apply(self, offset: int, record: dict[str, Any]) -> Outcome:
         """Apply the record at ``offset`` (offsets must come in increasing order)."""
@@ -82,7 +76,6 @@ class PartitionState:
                 return Outcome(False)
             entry.item.leased_until = float(record["until"])
             entry.token, entry.held = str(record["token"]), False
-            self._park_earlier(entry)
             return Outcome(True, entry.item)
         if op == "lease":
             if entry is None or not _available(entry.item, float(record["now"])):
@@ -133,8 +126,7 @@ class PartitionState:
         if len(self.order) > 2 * len(self.entries) + 64:  # mostly stale keys: rebuild
             self.order = [k for k in self.order if self._current(k)]
             heapq.heapify(self.order)
-        key = _order_key(entry)
-        entry.parked = None  # a new key (a put, or a nack's new offset): in ``order``
+        key = (entry.item.available_at, entry.item.enqueued_at, entry.offset, entry.item.id)
         heapq.heappush(self.order, key)
 
     def _current(self, key: tuple[float, float, int, str]) -> bool:
@@ -154,84 +146,32 @@ class PartitionState:
         self.pins = [pin for pin in self.pins if pin[0] >= low]
         return low
 
-    def candidates(self, now: float, limit: int, exclude: str | None = None) -> list[Entry]:
-        """Up to ``limit`` entries that may be leased at ``now``, oldest first (never the item
-        ``exclude``).
+    def candidates(self, now: float, limit: int) -> list[Entry]:
+        """Up to ``limit`` entries that may be leased at ``now``, oldest first.
 
-        Costs O((limit + stale or newly leased keys ahead of them) log n): a leased item met
-        on the way is parked until its lease may have ended, and the scan stops at the first
-        item whose ``available_at`` is still to come.
+        Costs O((limit + leased items ahead of them) log n): leased items are skipped, and the
+        scan stops at the first item whose ``available_at`` is still to come.
         """
-        if limit <= 0:
-            return []
-        self._unpark(now)
-        order = self.order
         found: list[Entry] = []
         seen: list[tuple[float, float, int, str]] = []
-        while order:
-            key = order[0]
+        while self.order and len(found) < limit:
+            key = self.order[0]
             if not self._current(key):
-                heapq.heappop(order)
+                heapq.heappop(self.order)
                 continue
             if key[0] > now:
                 break
+            seen.append(heapq.heappop(self.order))
             entry = self.entries[key[3]]
-            until = entry.item.leased_until
-            if until is not None and until > now:
-                self._park(entry, until, heapq.heappop(order))
-                continue
-            if key[3] != exclude:
+            if _available(entry.item, now):
                 found.append(entry)
-                if len(found) >= limit:
-                    break  # the last one found stays on top: no pop, no push
-            seen.append(heapq.heappop(order))
         for key in seen:
-            heapq.heappush(order, key)
+            heapq.heappush(self.order, key)
         return found
-
-    def _park(self, entry: Entry, until: float, key: tuple[float, float, int, str]) -> None:
-        entry.parked = until
-        heapq.heappush(self.parked, (until, key))
-
-    def _park_earlier(self, entry: Entry) -> None:
-        """A renewal shortened a parked lease: park the key again under the earlier end (the
-        later copy is then stale)."""
-        until = entry.item.leased_until
-        if entry.parked is not None and until is not None and until < entry.parked:
-            self._park(entry, until, _order_key(entry))
-
-    def _parked_here(self, parked: tuple[float, tuple[float, float, int, str]]) -> bool:
-        """Whether a parked copy is the current place of its item's key."""
-        entry = self.entries.get(parked[1][3])
-        return entry is not None and entry.offset == parked[1][2] and entry.parked == parked[0]
-
-    def _unpark(self, now: float) -> None:
-        """Put back into ``order`` the parked keys whose lease has ended by ``now``."""
-        parked = self.parked
-        if len(parked) > 2 * len(self.entries) + 64:  # mostly acked items: rebuild
-            self.parked = parked = [p for p in parked if self._parked_here(p)]
-            heapq.heapify(parked)
-        while parked and parked[0][0] <= now:
-            copy = heapq.heappop(parked)
-            if not self._parked_here(copy):
-                continue
-            key = copy[1]
-            entry = self.entries[key[3]]
-            until = entry.item.leased_until
-            if until is not None and until > now:  # renewed since it was parked
-                self._park(entry, until, key)
-            else:
-                entry.parked = None
-                heapq.heappush(self.order, key)
 
     def available(self, now: float) -> list[Entry]:
         """Every entry that may be leased at ``now``, oldest first."""
         return self.candidates(now, len(self.entries))
-
-
-def _order_key(entry: Entry) -> tuple[float, float, int, str]:
-    """The heap key of a pending item: oldest first, then by record (the id to look it up)."""
-    return (entry.item.available_at, entry.item.enqueued_at, entry.offset, entry.item.id)
 
 
 def _available(item: QueueItem, now: float) -> bool:

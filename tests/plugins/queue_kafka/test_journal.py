@@ -23,7 +23,7 @@ def _history(rng: random.Random, length: int) -> list[dict]:
     now = 0.0
     for _ in range(length):
         now += rng.random()
-        op = rng.choice(["put", "put", "lease", "lease", "renew", "ack", "nack", "sync"])
+        op = rng.choice(["put", "put", "lease", "lease", "ack", "nack", "sync"])
         if op == "put" or not ids:
             item_id = uuid.uuid4().hex
             ids.append(item_id)
@@ -39,24 +39,8 @@ def _history(rng: random.Random, length: int) -> list[dict]:
             item_id = rng.choice(ids[-15:])
             tokens.setdefault(item_id, []).append(token)
             until = now + rng.choice([0.5, 3, 50])
-            record = {"op": "lease", "id": item_id, "token": token, "now": now, "until": until}
-            if rng.random() < 0.3:
-                record["held"] = True  # a prefetched lease, not handed out yet
-            records.append(record)
-        elif op == "renew":  # a prefetched lease handed out: a new token for the holder's
-            item_id = rng.choice(ids[-15:])
-            token = uuid.uuid4().hex
-            held = rng.choice(tokens.get(item_id) or ["none"])
-            tokens.setdefault(item_id, []).append(token)
             records.append(
-                {
-                    "op": "lease",
-                    "id": item_id,
-                    "token": token,
-                    "renew": held,
-                    "now": now,
-                    "until": now + rng.choice([3, 50]),
-                }
+                {"op": "lease", "id": item_id, "token": token, "now": now, "until": until}
             )
         elif op in ("ack", "nack"):
             item_id = rng.choice(ids[-15:])
@@ -97,66 +81,3 @@ def test_replay_from_the_commit_offset_agrees(seed: int) -> None:
             partial.apply(later, records[later])
         assert _view(partial) == _view(full)
         assert commit <= min((e.offset for e in full.entries.values()), default=offset + 1)
-
-
-def _brute_force(state: PartitionState, now: float, limit: int, exclude: str | None) -> list:
-    ready = [
-        e
-        for e in state.entries.values()
-        if e.item.id != exclude
-        and e.item.available_at <= now
-        and (e.item.leased_until is None or e.item.leased_until <= now)
-    ]
-    ready.sort(key=lambda e: (e.item.available_at, e.item.enqueued_at, e.offset))
-    return [e.item.id for e in ready[:limit]]
-
-
-def _assert_each_key_in_one_place(state: PartitionState) -> None:
-    """Every pending item's heap key is either in ``order`` or parked, once."""
-    for entry in state.entries.values():
-        key = (entry.item.available_at, entry.item.enqueued_at, entry.offset, entry.item.id)
-        in_order = state.order.count(key)
-        parked = sum(1 for p in state.parked if p[1] == key and state._parked_here(p))
-        assert in_order + parked == 1, (key, in_order, parked)
-
-
-@pytest.mark.parametrize("seed", range(40))
-def test_candidates_are_the_oldest_available_items(seed: int) -> None:
-    """Between records, at clock readings before, at and after the log's own (leases parked and
-    coming back as they end, renewed, acked, nacked with a delay), ``candidates`` returns exactly
-    the oldest available items a full scan finds, without the excluded one."""
-    rng = random.Random(seed)
-    records = _history(rng, 400)
-    state = PartitionState()
-    for offset, record in enumerate(records):
-        state.apply(offset, record)
-        if rng.random() < 0.5:
-            continue
-        base = float(record.get("now", offset * 0.5))
-        for _ in range(3):
-            now = base + rng.choice([-5.0, -0.5, 0.0, 0.7, 4.0, 60.0])
-            limit = rng.choice([0, 1, 1, 2, 16])
-            ids = list(state.entries)
-            exclude = rng.choice(ids) if ids and rng.random() < 0.4 else None
-            found = [e.item.id for e in state.candidates(now, limit, exclude)]
-            assert found == _brute_force(state, now, limit, exclude)
-            _assert_each_key_in_one_place(state)
-    assert len(state.parked) <= 2 * len(state.entries) + 64 + 400
-
-
-def test_a_renewed_lease_after_a_nack_is_not_parked_twice() -> None:
-    """Parked while leased, nacked (a new key in ``order``), leased and renewed shorter before
-    any lookup: the item is found once, when the renewed lease ends."""
-    state = PartitionState()
-    item = {"id": "a", "package": "p", "version": "1", "enqueued_at": 0.0, "available_at": 0.0}
-    state.apply(0, {"op": "put", "item": item})
-    state.apply(1, {"op": "lease", "id": "a", "token": "t1", "now": 1.0, "until": 100.0})
-    assert state.candidates(2.0, 1) == []  # parked until 100
-    state.apply(2, {"op": "nack", "id": "a", "token": "t1", "now": 3.0, "available_at": 3.0})
-    state.apply(3, {"op": "lease", "id": "a", "token": "t2", "now": 4.0, "until": 90.0})
-    renew = {"op": "lease", "id": "a", "token": "t3", "renew": "t2", "now": 5.0, "until": 10.0}
-    state.apply(4, renew)
-    _assert_each_key_in_one_place(state)
-    assert state.candidates(9.0, 5) == []
-    assert [e.item.id for e in state.candidates(11.0, 5)] == ["a"]
-    _assert_each_key_in_one_place(state)

@@ -1,5 +1,5 @@
-"""The Kafka clients a queue handle starts from: the topic (created if absent) and the
-process's shared idempotent producer."""
+"""The Kafka clients a queue handle starts from: the topic (created if absent), the
+process's shared idempotent producer and the handle's consumer of every partition."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import os
 import threading
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Producer
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from plugins.queue_kafka.config import KafkaSettings
 
 log = logging.getLogger("plugins.queue_kafka.backend")
+
+FETCH_WAIT_MS = 5  # how long an idle fetch waits on the broker (see docs/queue_kafka.md)
 
 
 def ensure_topic(settings: KafkaSettings, base: dict[str, Any], timeout: float) -> int:
@@ -51,3 +53,34 @@ def shared_producer(config: dict[str, Any]) -> Producer:
         if key not in _PRODUCERS:
             _PRODUCERS[key] = Producer({**config, "logger": log})
         return _PRODUCERS[key]
+
+
+def paused_consumer(
+    settings: KafkaSettings, base: dict[str, Any], partitions: int, timeout: float
+) -> tuple[Consumer, dict[int, int]]:
+    """A consumer ``assign()``ed every partition (no group join) from the group's committed
+    offsets, all paused; and those offsets (0 where none was committed)."""
+    consumer = Consumer(
+        {
+            **base,
+            "logger": log,
+            "group.id": settings.group_id,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            # Reads of other handles' records wait for the next fetch: do not linger.
+            "fetch.wait.max.ms": FETCH_WAIT_MS,
+            "fetch.error.backoff.ms": 10,
+        }
+    )
+    found = consumer.committed(
+        [TopicPartition(settings.topic, p) for p in range(partitions)], timeout=timeout
+    )
+    committed = {tp.partition: max(tp.offset, 0) for tp in found}
+    assignment = [TopicPartition(settings.topic, p, o) for p, o in committed.items()]
+    consumer.assign(assignment)
+    # Fetch on demand only (TopicJournal.catch_up): following every partition continuously
+    # made the broker serve every record to every handle, its own included, and on Tansu a
+    # fetch costs in proportion to the partition's length (docs/queue_kafka.md).
+    consumer.pause(assignment)
+    return consumer, committed

@@ -41,17 +41,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from plugins.queue_kafka.clients import ensure_topic, shared_producer
+from plugins.queue_kafka.clients import ensure_topic, paused_consumer, shared_producer
 from plugins.queue_kafka.config import KafkaSettings
 from plugins.queue_kafka.journal import Outcome, PartitionState
+from plugins.queue_kafka.stalls import STALL_REPORT, GapClock, StallClock
 
 log = logging.getLogger("plugins.queue_kafka.backend")
 
-GAP_PATIENCE = 2.0  # seconds a missing offset may stay invisible before it is skipped
 COMMIT_INTERVAL = 1.0  # seconds between offset commits (a commit is only a replay hint)
-FETCH_WAIT_MS = 5  # how long an idle fetch waits on the broker (see docs/queue_kafka.md)
 UNWAITED_LINGER_MS = 5  # how long an unwaited record may wait to share a produce request
 
 
@@ -85,35 +84,8 @@ class TopicJournal:
                 "message.timeout.ms": int(timeout * 1000),
             }
         )
-        self._consumer = Consumer(
-            {
-                **base,
-                "logger": log,
-                "group.id": settings.group_id,
-                "enable.auto.commit": False,
-                "enable.auto.offset.store": False,
-                "auto.offset.reset": "earliest",
-                # Reads of other handles' records wait for the next fetch: do not linger.
-                "fetch.wait.max.ms": FETCH_WAIT_MS,
-                "fetch.error.backoff.ms": 10,
-            }
-        )
-        committed = self._consumer.committed(
-            [TopicPartition(settings.topic, p) for p in range(self.partitions)], timeout=timeout
-        )
-        self.states: dict[int, PartitionState] = {}
-        self.committed: dict[int, int] = {}
-        assignment = []
-        for tp in committed:
-            start = tp.offset if tp.offset >= 0 else 0
-            self.states[tp.partition] = PartitionState(position=start)
-            self.committed[tp.partition] = start
-            assignment.append(TopicPartition(settings.topic, tp.partition, start))
-        self._consumer.assign(assignment)
-        # Fetch on demand only (see catch_up): following every partition continuously made the
-        # broker serve every record to every handle, its own included, and on Tansu a fetch
-        # costs in proportion to the partition's length (docs/queue_kafka.md).
-        self._consumer.pause(assignment)
+        self._consumer, self.committed = paused_consumer(settings, base, self.partitions, timeout)
+        self.states = {p: PartitionState(position=o) for p, o in self.committed.items()}
         self._fetching: set[int] = set()
         self._own: dict[tuple[int, int], bytes] = {}  # our records not yet fetched back
         self._last_own: dict[int, int] = {}
@@ -122,7 +94,8 @@ class TopicJournal:
         self._unwaited: list[_Unwaited] = []  # produced unwaited, delivery report not taken in
         self._unresolved: list[tuple[int, int]] = []  # delivered unwaited, not yet applied
         self.unwaited_lost = 0  # unwaited records that failed (delivery or compare-and-set)
-        self._gaps: dict[int, tuple[int, float]] = {}
+        self._gaps = GapClock()
+        self.refetches = 0  # catch-ups' fetches asked again after a stall
         self._last_commit = time.monotonic()
 
     # -- producing -------------------------------------------------------------------------
@@ -257,19 +230,32 @@ class TopicJournal:
         # The timeout bounds a stall, not the whole catch-up: a handle that has not read a busy
         # topic for a while may have thousands of records to apply, and does so as long as
         # the broker keeps returning them.
-        deadline = time.monotonic() + self.timeout
-        progress = self._progress()
+        stall = StallClock(self._progress(), self.timeout)
         self._fetch(behind)
         try:
             while behind:
                 self.drain(0.05)  # poll() returns as soon as a record arrives
                 behind = self._behind(targets)
-                if behind and (now := self._progress()) != progress:
-                    progress, deadline = now, time.monotonic() + self.timeout
-                elif behind and time.monotonic() > deadline:
-                    raise TimeoutError("the queue topic did not return the records before ours")
+                if behind and (stalled := stall.stalled(self._progress())) is not None:
+                    self._refetch(behind, targets, stalled)
         finally:
             self._stop_fetching()
+
+    def _refetch(self, behind: list[int], targets: dict[int, int], stalled: float) -> None:
+        """Ask again for partitions that returned nothing for a while (a fetch is answered in
+        milliseconds; a fetcher left waiting on a dropped connection or an outdated position
+        is set going again), saying where the handle stands if that goes on."""
+        self.refetches += 1
+        tps = [TopicPartition(self.settings.topic, p) for p in behind]
+        if stalled > STALL_REPORT:
+            fetching = {tp.partition: tp.offset for tp in self._consumer.position(tps)}
+            log.warning(
+                "queue_kafka: no records for %.0f s; partition: (position, target, fetch "
+                "position): %s",
+                stalled,
+                {p: (self.states[p].position, targets[p], fetching.get(p)) for p in behind},
+            )
+        self._fetch(behind, keep_gaps=True)
 
     def _progress(self) -> int:
         return sum(state.position for state in self.states.values())
@@ -279,12 +265,14 @@ class TopicJournal:
             self._apply_own(partition)
         return [p for p, off in targets.items() if self.states[p].position <= off]
 
-    def _fetch(self, partitions: list[int]) -> None:
-        """Fetch ``partitions`` from each one's position (they are paused otherwise)."""
+    def _fetch(self, partitions: list[int], keep_gaps: bool = False) -> None:
+        """Fetch ``partitions`` from each one's position (they are paused otherwise); a new
+        fetch gives a missing offset its full patience again unless ``keep_gaps``."""
         tps = [TopicPartition(self.settings.topic, p, self.states[p].position) for p in partitions]
         self._consumer.resume(tps)
         for tp in tps:
-            self._gaps.pop(tp.partition, None)
+            if not keep_gaps:
+                self._gaps.forget(tp.partition)
             self._consumer.seek(tp)
         self._fetching.update(partitions)
 
@@ -345,7 +333,7 @@ class TopicJournal:
         return True
 
     def _apply(self, partition: int, offset: int, value: bytes | None) -> None:
-        self._gaps.pop(partition, None)
+        self._gaps.forget(partition)
         try:
             record = orjson.loads(value or b"")
             if not isinstance(record, dict):
@@ -358,11 +346,7 @@ class TopicJournal:
             self._waiting[(partition, offset)] = outcome
 
     def _gap_is_permanent(self, partition: int, missing: int) -> bool:
-        """Whether offset ``missing`` has stayed absent for GAP_PATIENCE seconds."""
-        first_seen = self._gaps.setdefault(partition, (missing, time.monotonic()))
-        if first_seen[0] != missing:
-            self._gaps[partition] = first_seen = (missing, time.monotonic())
-        if time.monotonic() - first_seen[1] < GAP_PATIENCE:
+        if not self._gaps.is_permanent(partition, missing):
             return False
         log.warning("queue_kafka: offset %s/%s never appeared; skipping it", partition, missing)
         return True

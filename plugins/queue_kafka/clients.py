@@ -22,7 +22,12 @@ FETCH_WAIT_MS = 5  # how long an idle fetch waits on the broker (see docs/queue_
 def ensure_topic(settings: KafkaSettings, base: dict[str, Any], timeout: float) -> int:
     """Create ``settings.topic`` if absent; its number of partitions."""
     # librdkafka's clients take a logging.Logger as "logger"; the stubs allow only scalars.
-    admin = AdminClient({**base, "logger": log})  # type: ignore[dict-item]
+    # Without "allow.auto.create.topics": false, asking for the metadata of an absent topic
+    # makes a broker that auto-creates topics (Tansu, Kafka's default) create it with the
+    # broker's default partition count, and ``settings.partitions`` would be ignored.
+    admin = AdminClient(
+        {**base, "logger": log, "allow.auto.create.topics": False}  # type: ignore[dict-item]
+    )
     topic = settings.topic
     found = admin.list_topics(topic=topic, timeout=timeout).topics.get(topic)
     if found is None or found.error is not None or not found.partitions:

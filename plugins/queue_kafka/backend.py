@@ -194,7 +194,7 @@ class KafkaQueue:
                 item.available_at = item.available_at or item.enqueued_at
                 records.append((self.partition_of(item), {"op": "put", "item": item.as_dict()}))
             outcomes = self._journal.run(records)
-            return [(_copy(o.item), o.ok) for o in outcomes if o.item is not None]
+            return [(o.item.copy(), o.ok) for o in outcomes if o.item is not None]
 
     def lease(self, worker: str, visibility_timeout: float) -> Lease | None:
         """The oldest available item, won by a ``lease`` record, or ``None``."""
@@ -217,7 +217,7 @@ class KafkaQueue:
                 record = self._lease_record(entry, worker, visibility_timeout)
                 (outcome,) = journal.run([(partition, record)])
                 if outcome.ok and outcome.item is not None:
-                    return Lease(_copy(outcome.item), record["token"], record["until"])
+                    return Lease(outcome.item.copy(), record["token"], record["until"])
                 lost += 1
 
     def _take_prefetched(self, worker: str, visibility: float) -> Lease | None:
@@ -242,12 +242,12 @@ class KafkaQueue:
             # before: its outcome is applied when its delivery report comes (by the worker's
             # ack at the latest); should it lose after all, that ack is refused.
             self._journal.produce_unwaited(ahead.partition, record)
-            item = _copy(entry.item)
+            item = entry.item.copy()
             item.leased_until = record["until"]
             return Lease(item, record["token"], record["until"])
         (outcome,) = self._journal.run([(ahead.partition, record)])
         if outcome.ok and outcome.item is not None:
-            return Lease(_copy(outcome.item), record["token"], record["until"])
+            return Lease(outcome.item.copy(), record["token"], record["until"])
         return None
 
     def _release_prefetched(self) -> None:
@@ -298,7 +298,7 @@ class KafkaQueue:
         if leasing is not None and len(records) == 2:
             won, (partition_next, ahead) = outcomes[1], records[1]
             if won.ok and won.item is not None:
-                lease = Lease(_copy(won.item), ahead["token"], ahead["until"])
+                lease = Lease(won.item.copy(), ahead["token"], ahead["until"])
                 self._next = Prefetched(lease, partition_next, *leasing)
         if outcomes[0].ok:
             self._journal.commit()
@@ -351,7 +351,7 @@ class KafkaQueue:
             states = self._journal.states
             entries = [(e, p) for p, s in states.items() for e in s.entries.values()]
             entries.sort(key=lambda pair: (pair[0].item.enqueued_at, pair[1], pair[0].offset))
-            return [_copy(e.item) for e, _ in entries[offset : offset + limit]]
+            return [e.item.copy() for e, _ in entries[offset : offset + limit]]
 
     def clear(self) -> int:
         """Refused: see :data:`CLEAR_REFUSED`."""
@@ -368,16 +368,6 @@ class KafkaQueue:
                 self._release_prefetched()
             finally:
                 self._journal.close()
-
-
-def _copy(item: QueueItem) -> QueueItem:
-    """A copy the caller may change without touching the handle's state."""
-    # Not dataclasses.replace: it re-runs __init__ through the field list, and a lease+ack
-    # copies two items, and replace was 4 % of its time (py-spy).
-    copy = object.__new__(QueueItem)
-    copy.__dict__.update(item.__dict__)
-    copy.recipes = {k: list(v) for k, v in item.recipes.items()}
-    return copy
 
 
 def open_queue(**settings: Any) -> KafkaQueue:

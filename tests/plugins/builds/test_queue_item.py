@@ -34,3 +34,13 @@ def test_as_dict_matches_asdict_and_is_a_copy() -> None:
     assert item.recipes == {"pre": ["apt-get install gfortran"], "env": ["CFLAGS=-O2"]}
     assert item.attempts == 2
     assert QueueItem.from_dict(item.as_dict()) == item
+
+
+def test_copy_is_equal_and_independent() -> None:
+    """A copy equals the item; changing its recipes or fields leaves the item alone."""
+    item = QueueItem(id="i1", package="p", version="1", recipes={"pre": ["a"]}, attempts=1)
+    copy = item.copy()
+    assert copy == item and copy is not item
+    copy.recipes["pre"].append("b")
+    copy.attempts = 5
+    assert item.recipes == {"pre": ["a"]} and item.attempts == 1

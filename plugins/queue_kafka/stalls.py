@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 
 GAP_PATIENCE = 2.0  # seconds a missing offset may stay invisible before it is skipped
-STALL_REFETCH = 1.0  # seconds without a new record before a catch-up fetches again
+STALL_REFETCH = 1.0  # seconds without a new record before a catch-up first fetches again
 STALL_REPORT = 5.0  # seconds without a new record before each refetch logs where it stands
 
 
@@ -32,7 +32,13 @@ class GapClock:
 
 
 class StallClock:
-    """One catch-up's progress: when it last saw a new record, and when to fetch again."""
+    """One catch-up's progress: when it last saw a new record, and when to fetch again.
+
+    The refetches come after 1, 3, 7, 15... times STALL_REFETCH without a record: each waits
+    twice as long as the one before, because a refetch drops the fetch in flight, and on a
+    broker slow enough that a fetch takes longer than a fixed interval every answer would be
+    dropped before it came.
+    """
 
     def __init__(
         self, progress: int, timeout: float, clock: Callable[[], float] = time.monotonic
@@ -53,7 +59,7 @@ class StallClock:
         waited = now - self.since
         if waited > self.timeout:
             raise TimeoutError("the queue topic did not return the records before ours")
-        if waited <= STALL_REFETCH * (self.refetched + 1):
+        if waited <= STALL_REFETCH * (2 ** (self.refetched + 1) - 1):
             return None
         self.refetched += 1
         return waited

@@ -23,7 +23,7 @@ def _history(rng: random.Random, length: int) -> list[dict]:
     now = 0.0
     for _ in range(length):
         now += rng.random()
-        op = rng.choice(["put", "put", "lease", "lease", "ack", "nack", "sync"])
+        op = rng.choice(["put", "put", "lease", "lease", "renew", "ack", "nack", "sync"])
         if op == "put" or not ids:
             item_id = uuid.uuid4().hex
             ids.append(item_id)
@@ -39,8 +39,24 @@ def _history(rng: random.Random, length: int) -> list[dict]:
             item_id = rng.choice(ids[-15:])
             tokens.setdefault(item_id, []).append(token)
             until = now + rng.choice([0.5, 3, 50])
+            record = {"op": "lease", "id": item_id, "token": token, "now": now, "until": until}
+            if rng.random() < 0.3:
+                record["held"] = True  # a prefetched lease, not handed out yet
+            records.append(record)
+        elif op == "renew":  # a prefetched lease handed out: a new token for the holder's
+            item_id = rng.choice(ids[-15:])
+            token = uuid.uuid4().hex
+            held = rng.choice(tokens.get(item_id) or ["none"])
+            tokens.setdefault(item_id, []).append(token)
             records.append(
-                {"op": "lease", "id": item_id, "token": token, "now": now, "until": until}
+                {
+                    "op": "lease",
+                    "id": item_id,
+                    "token": token,
+                    "renew": held,
+                    "now": now,
+                    "until": now + rng.choice([3, 50]),
+                }
             )
         elif op in ("ack", "nack"):
             item_id = rng.choice(ids[-15:])
@@ -81,3 +97,34 @@ def test_replay_from_the_commit_offset_agrees(seed: int) -> None:
             partial.apply(later, records[later])
         assert _view(partial) == _view(full)
         assert commit <= min((e.offset for e in full.entries.values()), default=offset + 1)
+
+
+def _brute_force(state: PartitionState, now: float, limit: int) -> list[str]:
+    ready = [
+        e
+        for e in state.entries.values()
+        if e.item.available_at <= now
+        and (e.item.leased_until is None or e.item.leased_until <= now)
+    ]
+    ready.sort(key=lambda e: (e.item.available_at, e.item.enqueued_at, e.offset))
+    return [e.item.id for e in ready[:limit]]
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_candidates_are_the_oldest_available_items(seed: int) -> None:
+    """Between records, at clock readings before, at and after the log's own (leases held,
+    renewed, ending, acked, nacked with a delay), ``candidates`` returns exactly the oldest
+    available items a full scan finds."""
+    rng = random.Random(seed)
+    records = _history(rng, 400)
+    state = PartitionState()
+    for offset, record in enumerate(records):
+        state.apply(offset, record)
+        if rng.random() < 0.5:
+            continue
+        base = float(record.get("now", offset * 0.5))
+        for _ in range(3):
+            now = base + rng.choice([-5.0, -0.5, 0.0, 0.7, 4.0, 60.0])
+            limit = rng.choice([0, 1, 1, 2, 16])
+            found = [e.item.id for e in state.candidates(now, limit)]
+            assert found == _brute_force(state, now, limit)

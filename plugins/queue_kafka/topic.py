@@ -246,8 +246,8 @@ class TopicJournal:
         milliseconds; a fetcher left waiting on a dropped connection or an outdated position
         is set going again), saying where the handle stands if that goes on."""
         self.refetches += 1
-        tps = [TopicPartition(self.settings.topic, p) for p in behind]
         if stalled > STALL_REPORT:
+            tps = [TopicPartition(self.settings.topic, p) for p in behind]
             fetching = {tp.partition: tp.offset for tp in self._consumer.position(tps)}
             log.warning(
                 "queue_kafka: no records for %.0f s; partition: (position, target, fetch "

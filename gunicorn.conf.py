@@ -92,13 +92,15 @@ def on_starting(server):
 
 
 def _leave():
-    """Step down from scheduler leadership, stop the scheduler and end every open stream of
-    this worker (idempotent: called on the signal and again on exit)."""
+    """Step down from scheduler leadership, stop the scheduler, end every open stream of this
+    worker and flush its request metrics (idempotent: called on the signal and again on exit)."""
+    from app import request_metrics
     from app.events.hub import close_streams
     from app.scheduler.service import stop_all
 
     close_streams(final=True)  # first: the threads these streams hold are what a stop waits on
     stop_all()
+    request_metrics.flush()  # the last interval's request counts
 
 
 def post_fork(server, worker):

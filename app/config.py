@@ -135,6 +135,12 @@ KEYS: tuple[Key, ...] = (
     Key("DISABLED_PLUGINS", _to_list, [], "Plugin names never loaded."),
     Key("LOG_LEVEL", _choice("debug", "info", "warning", "error"), "info", "Log level."),
     Key("LOG_FORMAT", _choice("text", "json"), "text", "`json` writes one JSON object a line."),
+    Key(
+        "METRICS_FLUSH_SECONDS",
+        _positive(_to_float),
+        1.0,
+        "Seconds between moves of each worker's request counts into `/metrics`.",
+    ),
     Key("SCHEDULER", _choice("auto", "on", "off"), "auto", "Run the leader-elected scheduler."),
     Key("MAX_CONTENT_LENGTH", _positive(_to_int), 10 * 1024 * 1024, "Request body limit (bytes)."),
     Key("IDEMPOTENCY_TTL", _positive(_to_int), 86400, "Seconds an Idempotency-Key is kept."),

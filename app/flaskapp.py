@@ -6,8 +6,8 @@
 - The cookie session (the console's sign-in) builds a new signing serializer on every request,
   which serialises a test value to find out what kind of serializer it has, and parses the
   ``Cookie`` header even when there is none. The serializer is kept while the secret keys stay
-  the same, and a request without a ``Cookie`` header gets the new empty session it would get
-  anyway.
+  the same, a request without a ``Cookie`` header gets the new empty session it would get
+  anyway, and saving a new session that nobody touched returns at once.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Request
-from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask import Flask, Request, Response
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface, SessionMixin
 from itsdangerous import URLSafeTimedSerializer
 
 __all__ = ["CookieSessionInterface", "JunctionFlask"]
@@ -46,6 +46,13 @@ class CookieSessionInterface(SecureCookieSessionInterface):
         if app.secret_key and not request.environ.get("HTTP_COOKIE"):
             return self.session_class()
         return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        """Flask's ``save_session``; a new session nobody read or wrote costs nothing (every
+        request without a cookie: Flask would look up the cookie settings to do nothing)."""
+        if not session and not session.modified and not session.accessed:
+            return
+        super().save_session(app, session, response)
 
 
 class JunctionFlask(Flask):

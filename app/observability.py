@@ -6,7 +6,8 @@ parameters, API-key headers) is replaced by ``***`` before a record is written.
 
 Metrics work under several gunicorn workers through prometheus_client's multiprocess mode: when
 ``PROMETHEUS_MULTIPROC_DIR`` is set (``gunicorn.conf.py`` sets it) every worker writes its samples
-to files in that folder and ``/metrics`` sums them, whichever worker answers the scrape.
+to files in that folder and ``/metrics`` sums them, whichever worker answers the scrape. The
+request metrics themselves, and how requests count into them, are in :mod:`app.request_metrics`.
 """
 
 from __future__ import annotations
@@ -23,17 +24,8 @@ from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 from flask import Blueprint, Flask, Response, current_app, g, has_request_context, request
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    generate_latest,
-    multiprocess,
-)
 
-from app import auth
+from app import auth, request_metrics
 from app.namespaces import owner_of_module, plugin_packages
 from app.redaction import redact
 
@@ -42,22 +34,6 @@ _REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"
 # What we adopt from a caller: short, printable, no spaces — safe in logs and headers.
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 
-REQUESTS = Counter(
-    "junction_http_requests_total",
-    "HTTP requests by method, endpoint (route template) and status.",
-    ["method", "endpoint", "status"],
-)
-LATENCY = Histogram(
-    "junction_http_request_duration_seconds",
-    "HTTP request latency by method, endpoint (route template) and status.",
-    ["method", "endpoint", "status"],
-    buckets=(0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-)
-IN_PROGRESS = Gauge(
-    "junction_http_requests_in_progress",
-    "Requests being served.",
-    multiprocess_mode="livesum",
-)
 UNMATCHED_ENDPOINT = "<unmatched>"
 
 # Logger-name prefixes of plugin modules -> plugin name, and the names of loaded plugins (for
@@ -259,12 +235,12 @@ def begin_request() -> None:
     context = g._get_current_object()
     context.request_id = incoming if _REQUEST_ID_RE.match(incoming) else new_request_id()
     context.request_started = time.perf_counter()
-    context.request_in_progress = True
-    IN_PROGRESS.inc()
+    tally = context.request_tally = request_metrics.tally()
+    tally.active += 1
 
 
 def end_request(response: Response) -> Response:
-    """Echo the request id and record the request's count and latency."""
+    """Echo the request id and count the request with its latency."""
     context = g._get_current_object()
     if not context.get("request_id"):
         context.request_id = new_request_id()
@@ -272,51 +248,22 @@ def end_request(response: Response) -> Response:
     started = context.pop("request_started", None)
     if started is not None:
         rule = request.url_rule
-        endpoint = rule.rule if rule else UNMATCHED_ENDPOINT
-        latency, count = _request_metrics(request.method, endpoint, response.status_code)
-        latency.observe(time.perf_counter() - started)
-        count.inc()
+        request_metrics.record(
+            context.request_tally,
+            request.method,
+            rule.rule if rule else UNMATCHED_ENDPOINT,
+            response.status_code,
+            time.perf_counter() - started,
+        )
     return response
 
 
-# (method, endpoint, status) -> the labelled latency and count children: ``labels()`` checks and
-# converts its arguments and takes a lock on every call; the route templates are few. (Methods
-# are the client's choice, hence the bound on what is kept.)
-_REQUEST_METRICS: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-_REQUEST_METRICS_LIMIT = 2048
-
-
-def _request_metrics(method: str, endpoint: str, status: int) -> tuple[Any, Any]:
-    key = (method, endpoint, status)
-    children = _REQUEST_METRICS.get(key)
-    if children is None:
-        labels = (method, endpoint, str(status))
-        children = (LATENCY.labels(*labels), REQUESTS.labels(*labels))
-        if len(_REQUEST_METRICS) < _REQUEST_METRICS_LIMIT:
-            _REQUEST_METRICS[key] = children
-    return children
-
-
 def finish_request(_exc: BaseException | None) -> None:
-    """``teardown_request``: the in-progress gauge goes down even when a later hook raised."""
-    if g.pop("request_in_progress", False):
-        IN_PROGRESS.dec()
-
-
-def metrics_registry() -> CollectorRegistry:
-    """The registry ``/metrics`` exposes: every worker's samples in multiprocess mode."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return registry
-    from prometheus_client import REGISTRY
-
-    return REGISTRY
-
-
-def metrics_response() -> Response:
-    """Prometheus text exposition of :func:`metrics_registry`."""
-    return Response(generate_latest(metrics_registry()), mimetype=CONTENT_TYPE_LATEST)
+    """``teardown_request``: the request is no longer in progress, even when a later hook
+    raised."""
+    tally = g.pop("request_tally", None)
+    if tally is not None:
+        tally.active -= 1
 
 
 # -- health -------------------------------------------------------------------------------------
@@ -377,7 +324,7 @@ def readyz() -> Response:
 @probes.get("/metrics")
 def metrics() -> Response:
     """Prometheus metrics (text exposition format)."""
-    return metrics_response()
+    return request_metrics.metrics_response()
 
 
 def init_observability(app: Flask) -> None:
@@ -385,6 +332,7 @@ def init_observability(app: Flask) -> None:
     state = app.extensions.get("junction")
     if state is not None:
         register_plugin_modules({info.name: info.module for info in state.registry.infos.values()})
+    request_metrics.configure(app.config["JUNCTION_METRICS_FLUSH_SECONDS"])
     app.before_request(begin_request)
     app.after_request(end_request)
     app.teardown_request(finish_request)

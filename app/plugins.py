@@ -90,6 +90,9 @@ class PluginRegistry:
         # Package -> plugin name of every discovered plugin (namespaces.plugin_packages), made
         # once per discovery: every publish asks which plugin its caller's module belongs to.
         self.packages: dict[str, str] = {}
+        # Whether any plugin has failed: every request asks, almost always of a registry where
+        # none has (see reject_failed_plugin_requests).
+        self.any_failed = False
 
     # -- discovery --------------------------------------------------------------------------
     def discover(
@@ -238,6 +241,7 @@ class PluginRegistry:
 
     def _fail(self, info: PluginInfo, exc: BaseException, stage: str) -> None:
         info.status = "failed"
+        self.any_failed = True
         info.error = f"{stage}: {type(exc).__name__}: {exc}"
         log.error(
             "plugin %s failed while %s; the rest of Junction carries on\n%s",
@@ -286,7 +290,9 @@ def reject_failed_plugin_requests() -> Response | None:
     running half-initialised code.
     """
     state = current_app.extensions.get("junction")
-    info = state.registry.failed_owner(request.blueprint) if state is not None else None
+    if state is None or not state.registry.any_failed:
+        return None
+    info = state.registry.failed_owner(request.blueprint)
     if info is None:
         return None
     return problem(

@@ -13,6 +13,7 @@ import math
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -142,6 +143,8 @@ class LoadResult:
     elapsed: float
     latencies: list[float] = field(default_factory=list)
     server_cpu: float = 0.0
+    # Per round of compare(): that round's own result, to take ratios round by round.
+    rounds: list[LoadResult] = field(default_factory=list)
 
     @property
     def cpu_per_request_us(self) -> float:
@@ -280,7 +283,21 @@ def compare(
                 result.elapsed += part.elapsed
                 result.latencies.extend(part.latencies)
                 result.server_cpu += part.server_cpu
+                result.rounds.append(part)
     return merged
+
+
+def round_ratios(ours: LoadResult, base: LoadResult) -> tuple[float, float]:
+    """Medians over the rounds of ``compare`` of (req/s ours/base, CPU per request base/ours).
+
+    A round's two loads run back to back, so its ratio sees one state of the machine; the median
+    drops the rounds a burst of other work fell into, which the ratio of the totals does not
+    (on a shared 2-core VM it moved 0.55-1.00 between runs of the same commit).
+    """
+    pairs = list(zip(ours.rounds, base.rounds, strict=True))
+    rates = [a.rate / b.rate for a, b in pairs if b.rate]
+    cpus = [b.cpu_per_request_us / a.cpu_per_request_us for a, b in pairs if a.cpu_per_request_us]
+    return (statistics.median(rates) if rates else 0.0, statistics.median(cpus) if cpus else 0.0)
 
 
 def table(rows: Sequence[Sequence[str]]) -> str:

@@ -25,7 +25,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import BIN, ROOT, compare, gunicorn, table
+from bench._common import BIN, ROOT, compare, gunicorn, round_ratios, table
 
 PROJECTS = 1_000
 LIMIT = 50
@@ -135,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
             "p50 junction/bare",
             "p99 junction/bare",
             "CPU/req bare/junction",
+            "median of rounds: req/s",
+            "CPU",
         ]
     ]
     figures: dict[str, dict[str, float]] = {}
@@ -159,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
                 "p99_ms": result.percentile_ms(99),
                 "server_cpu_us_per_request": result.cpu_per_request_us,
             }
+        rate_ratio, cpu_ratio = round_ratios(ours, base)
+        figures[f"ratios {path}"] = {
+            "rps_median_of_rounds": rate_ratio,
+            "cpu_median_of_rounds": cpu_ratio,
+        }
         ratios.append(
             [
                 path,
@@ -166,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{ours.percentile_ms(50) / base.percentile_ms(50):.2f}",
                 f"{ours.percentile_ms(99) / base.percentile_ms(99):.2f}",
                 _cpu_ratio(base.cpu_per_request_us, ours.cpu_per_request_us),
+                f"{rate_ratio:.2f}",
+                f"{cpu_ratio:.2f}",
             ]
         )
     print(
@@ -179,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2))
-    return 1 if any(result["errors"] for result in figures.values()) else 0
+    return 1 if any(result.get("errors") for result in figures.values()) else 0
 
 
 def _cpu_ratio(bare: float, junction: float) -> str:

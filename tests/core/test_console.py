@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, Response
 
 from app import operations
 from app.console import Panel
@@ -140,6 +140,20 @@ def test_security_headers(client: Any) -> None:
     assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
     assert response.headers["X-Frame-Options"] == "DENY"
     assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_every_response_says_nosniff_once(app: Flask, client: Any) -> None:
+    @app.get("/test-nosniff/own")
+    def own() -> Response:
+        response = Response("{}", mimetype="application/json")
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+    for path in ("/", "/healthz", "/api/projects", "/nowhere", "/test-nosniff/own"):
+        response = client.get(path)
+        assert response.headers.getlist("X-Content-Type-Options") == ["nosniff"], path
+    # Not a console page: no console policy either.
+    assert "Content-Security-Policy" not in client.get("/healthz").headers
 
 
 def test_static_assets_are_served_locally(client: Any) -> None:

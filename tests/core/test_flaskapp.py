@@ -21,6 +21,11 @@ def session_app(app: Flask) -> Flask:
         session["value"] = value
         return {"ok": True}
 
+    @app.get("/_test/session/clear")
+    def clear_value() -> dict[str, Any]:
+        session.clear()
+        return {"ok": True}
+
     @app.get("/_test/session/get")
     def get_value() -> dict[str, Any]:
         return {"value": session.get("value"), "new": not session}
@@ -43,6 +48,20 @@ def test_cookie_session_round_trip(session_app: Flask) -> None:
     assert "session=" in response.headers["Set-Cookie"]
     assert "HttpOnly" in response.headers["Set-Cookie"]
     assert client.get("/_test/session/get").json == {"value": "blue", "new": False}
+
+
+def test_saving_answers_as_flask_does(session_app: Flask) -> None:
+    """An untouched new session sets no cookie and no ``Vary``; a read one varies on the
+    cookie; a cleared one deletes the cookie."""
+    client = session_app.test_client()
+    untouched = client.get("/healthz")
+    assert "Set-Cookie" not in untouched.headers and "Cookie" not in untouched.vary
+    read = client.get("/_test/session/get")
+    assert "Set-Cookie" not in read.headers and "Cookie" in read.vary
+    client.get("/_test/session/set/amber")
+    cleared = client.get("/_test/session/clear")
+    assert cleared.headers["Set-Cookie"].startswith("session=;")
+    assert _session_value(client) is None
 
 
 def _session_value(client: FlaskClient) -> Any:

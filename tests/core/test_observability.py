@@ -13,7 +13,7 @@ from flask_migrate import upgrade
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from app import create_app
+from app import create_app, request_metrics
 from app.db import db
 from app.hookspecs import hookimpl
 from app.migrate import CORE_BASE_REVISION, MIGRATIONS_DIR, upgrade_all
@@ -180,11 +180,13 @@ def test_two_requests_get_different_ids(client):
 
 
 def _count(endpoint: str, status: str, method: str = "GET") -> float:
+    request_metrics.flush()
     labels = {"method": method, "endpoint": endpoint, "status": status}
     return REGISTRY.get_sample_value("junction_http_requests_total", labels) or 0.0
 
 
 def _latency_count(endpoint: str, status: str, method: str = "GET") -> float:
+    request_metrics.flush()
     labels = {"method": method, "endpoint": endpoint, "status": status}
     return REGISTRY.get_sample_value("junction_http_request_duration_seconds_count", labels) or 0.0
 

@@ -46,6 +46,9 @@ def sample(name: str, labels: dict[str, str]) -> float:
     """The current value of a Prometheus sample in this process (0 when absent)."""
     from prometheus_client import REGISTRY
 
+    from app import request_metrics
+
+    request_metrics.flush()
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 

@@ -28,7 +28,17 @@ class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+class JunctionSQLAlchemy(SQLAlchemy):
+    """Flask-SQLAlchemy, with a teardown that costs nothing when a request used no session."""
+
+    def _teardown_session(self, exc: BaseException | None) -> None:
+        # Most requests to a probe never touch the database; ``scoped_session.remove()`` finds
+        # that out by raising and catching a KeyError (every request).
+        if self.session.registry.has():
+            self.session.remove()
+
+
+db = JunctionSQLAlchemy(model_class=Base)
 
 if TYPE_CHECKING:
     # ``db.Model`` is a class Flask-SQLAlchemy builds at runtime (a subclass of Base), which a

@@ -28,6 +28,7 @@ from flask import Blueprint, Flask, Response, current_app, g, has_request_contex
 from app import auth, request_metrics
 from app.namespaces import owner_of_module, plugin_packages
 from app.redaction import redact
+from app.state import current_request_object
 
 REQUEST_ID_HEADER = "X-Request-ID"
 _REQUEST_ID_ENVIRON = "HTTP_X_REQUEST_ID"
@@ -247,10 +248,11 @@ def end_request(response: Response) -> Response:
     response.headers[REQUEST_ID_HEADER] = context.request_id
     started = context.pop("request_started", None)
     if started is not None:
-        rule = request.url_rule
+        req = current_request_object()
+        rule = req.url_rule
         request_metrics.record(
             context.request_tally,
-            request.method,
+            req.method,
             rule.rule if rule else UNMATCHED_ENDPOINT,
             response.status_code,
             time.perf_counter() - started,

@@ -221,3 +221,28 @@ def test_a_page_of_iso_text_rows_answers_what_the_orm_objects_do(
     items = app.test_client().get("/api/projects").json["items"]
     assert {i["name"]: (i["created_at"], i["updated_at"]) for i in items} == expected
     assert expected["p0"][0] == "2026-01-02T03:04:05+00:00"
+
+
+def test_a_requests_session_is_closed_and_removed_at_its_end(app: Any) -> None:
+    """The teardown closes and removes a session a request used (the next request gets a new
+    one); a request that used none leaves nothing to remove and answers as usual."""
+    import sqlalchemy as sa
+
+    from app.db import db
+
+    sessions: list[Any] = []
+
+    @app.get("/_test/session-identity")
+    def identity() -> dict[str, Any]:
+        session = db.session()
+        session.execute(sa.text("SELECT 1"))
+        assert session.in_transaction()
+        sessions.append(session)
+        return {"ok": True}
+
+    client = app.test_client()
+    for _ in range(2):
+        assert client.get("/_test/session-identity").status_code == 200
+        assert not sessions[-1].in_transaction()  # closed by the teardown
+    assert sessions[0] is not sessions[1]
+    assert client.get("/healthz").status_code == 200

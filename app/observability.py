@@ -234,7 +234,9 @@ def begin_request() -> None:
     # access is a context-variable lookup, and Werkzeug's header view is slower still).
     incoming = request.environ.get(_REQUEST_ID_ENVIRON, "")
     context = g._get_current_object()
-    context.request_id = incoming if _REQUEST_ID_RE.match(incoming) else new_request_id()
+    context.request_id = (
+        incoming if incoming and _REQUEST_ID_RE.match(incoming) else new_request_id()
+    )
     context.request_started = time.perf_counter()
     tally = context.request_tally = request_metrics.tally()
     tally.active += 1

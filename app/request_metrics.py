@@ -64,7 +64,7 @@ class Tally:
     owning thread writes it; :func:`flush` reads it (cumulative, so a half-written entry is
     simply caught up on by the next flush)."""
 
-    __slots__ = ("__weakref__", "active", "entries", "flushed")
+    __slots__ = ("active", "entries", "flushed")
 
     def __init__(self) -> None:
         self.active = 0

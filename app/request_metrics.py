@@ -52,7 +52,7 @@ IN_PROGRESS = Gauge(
 )
 
 DEFAULT_FLUSH_SECONDS = 1.0
-# (method, endpoint, status) keys a thread keeps: methods are the client's choice.
+# (method, endpoint, status) keys a thread's tally keeps: methods are the client's choice.
 KEYS_PER_THREAD = 2048
 _SUM = 1  # an entry is [count, sum of seconds, count per bucket...]
 
@@ -134,6 +134,11 @@ def record(own: Tally, method: str, endpoint: str, status: int, seconds: float) 
     entry = own.entries.get(key)
     if entry is None:
         if len(own.entries) >= KEYS_PER_THREAD:
+            # Past the bound the tally keeps no more label sets, but the request still counts:
+            # straight into the metrics, as every request did before tallies.
+            labels = (method, endpoint, str(status))
+            LATENCY.labels(*labels).observe(seconds)
+            REQUESTS.labels(*labels).inc()
             return
         entry = own.entries[key] = [0.0] * (2 + len(BUCKETS))
     entry[0] += 1
@@ -164,9 +169,7 @@ def flush() -> None:
 
 def _flush_tally(own: Tally) -> None:
     for key, entry in list(own.entries.items()):
-        done = own.flushed.get(key)
-        if done is None:
-            done = own.flushed[key] = [0.0] * len(entry)
+        done = own.flushed.get(key) or [0.0] * len(entry)
         current = list(entry)  # one consistent-enough copy: later gains wait for the next flush
         count = current[0] - done[0]
         if not count:

@@ -167,16 +167,27 @@ def test_a_forked_child_does_not_flush_its_parents_counts_again() -> None:
 
 
 def test_a_thread_keeps_a_bounded_number_of_label_sets(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the bound a request is counted straight into the metrics, not lost."""
     monkeypatch.setattr(request_metrics, "KEYS_PER_THREAD", 2)
+    endpoint = _endpoint()
     kept: list[int] = []
 
     def work() -> None:
         own = request_metrics.tally()
         for method in ("GET", "PUT", "BREW"):
-            request_metrics.record(own, method, "/test-metrics/bounded", 200, 0.01)
+            request_metrics.record(own, method, endpoint, 200, 0.01)
         kept.append(len(own.entries))
 
     thread = threading.Thread(target=work)
     thread.start()
     thread.join()
     assert kept == [2]
+    labels = {"method": "BREW", "endpoint": endpoint, "status": "200"}
+    assert REGISTRY.get_sample_value("junction_http_requests_total", labels) == 1  # no flush
+    request_metrics.flush()
+    for method in ("GET", "PUT", "BREW"):
+        labels["method"] = method
+        assert REGISTRY.get_sample_value("junction_http_requests_total", labels) == 1
+        assert (
+            REGISTRY.get_sample_value("junction_http_request_duration_seconds_count", labels) == 1
+        )

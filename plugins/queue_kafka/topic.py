@@ -46,6 +46,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from plugins.queue_kafka.clients import ensure_topic, paused_consumer, shared_producer
 from plugins.queue_kafka.config import KafkaSettings
 from plugins.queue_kafka.journal import Outcome, PartitionState
+from plugins.queue_kafka.skip import SKIP_MIN, skip_starts
 from plugins.queue_kafka.stalls import STALL_REPORT, GapClock, StallClock
 
 log = logging.getLogger("plugins.queue_kafka.backend")
@@ -96,6 +97,7 @@ class TopicJournal:
         self.unwaited_lost = 0  # unwaited records that failed (delivery or compare-and-set)
         self._gaps = GapClock()
         self.refetches = 0  # catch-ups' fetches asked again after a stall
+        self.skipped = 0  # records a catch-up did not read, starting from the committed offset
         self._last_commit = time.monotonic()
 
     # -- producing -------------------------------------------------------------------------
@@ -227,6 +229,7 @@ class TopicJournal:
         behind = self._behind(targets)
         if not behind:
             return
+        self._skip_to_committed(behind, targets)
         # The timeout bounds a stall, not the whole catch-up: a handle that has not read a busy
         # topic for a while may have thousands of records to apply, and does so as long as
         # the broker keeps returning them.
@@ -240,6 +243,24 @@ class TopicJournal:
                     self._refetch(behind, targets, stalled)
         finally:
             self._stop_fetching()
+
+    def _skip_to_committed(self, behind: list[int], targets: dict[int, int]) -> None:
+        """Start each partition far behind over from the group's committed offset when that is
+        past this handle's position (:mod:`plugins.queue_kafka.skip`)."""
+        far = [p for p in behind if targets[p] - self.states[p].position >= SKIP_MIN]
+        if not far:
+            return
+        awaited = [*self._waiting, *self._unresolved]
+        found = skip_starts(self._consumer, self.settings.topic, far, awaited, self.timeout)
+        for partition, (committed, start) in found.items():
+            self.committed[partition] = max(self.committed[partition], committed)
+            state = self.states[partition]
+            if start > state.position:
+                self.skipped += start - state.position
+                self.states[partition] = PartitionState(start, redeliveries=state.redeliveries)
+                for key in [k for k in self._own if k[0] == partition and k[1] < start]:
+                    del self._own[key]
+                self._gaps.forget(partition)
 
     def _refetch(self, behind: list[int], targets: dict[int, int], stalled: float) -> None:
         """Ask again for partitions that returned nothing for a while (a fetch is answered in

@@ -13,6 +13,10 @@ with a consumer before the next (what a read-your-own-write costs on this broker
 records produced durably one after the other per item (the floor of the backend's previous
 design, whose lease and ack were each a durable produce; now the ack carries the next lease).
 
+For lease+ack the CPU each side spent per item is printed too: the broker's (Tansu's process,
+from ``/proc``) and the consumer processes' (all their threads). On a machine whose cores the
+broker and the consumers share, the ratio of rates follows the ratio of these sums.
+
 ``python bench/queue_kafka.py [--items 2000] [--rounds 3]``. The goal is at least half the raw
 rate. Each round runs every scenario, ours then raw, and the ratio printed is the median of the
 rounds' ratios: on a shared VM the raw client's rate alone moves by half between runs seconds
@@ -23,11 +27,13 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import statistics
 import sys
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
@@ -124,15 +130,27 @@ def _read_back(bootstrap: str, count: int = 300) -> float:
     return rate
 
 
+def _process_cpu(pid: int) -> float | None:
+    """CPU seconds (user + system, every thread) process ``pid`` used so far; ``None`` without
+    ``/proc``."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _ours_worker(settings: KafkaSettings, go: Any, ready: Any, results: Any) -> None:
     queue = KafkaQueue(settings)
     queue.sync()
     ready.put(1)
     go.wait()
+    cpu = time.process_time()
     done = 0
     while (lease := queue.lease("bench", 600)) is not None:
         done += queue.ack(lease.item.id, lease.token)
-    results.put(done)
+    results.put((done, time.process_time() - cpu))
     queue.close()
 
 
@@ -149,6 +167,7 @@ def _raw_worker(bootstrap: str, topic: str, partition: int, go: Any, ready: Any,
     first = consumer.poll(30)  # warm: connected and fetching
     ready.put(1)
     go.wait()
+    cpu = time.process_time()
     done = 0
     pending = [first] if first is not None else []
     while True:
@@ -158,7 +177,7 @@ def _raw_worker(bootstrap: str, topic: str, partition: int, go: Any, ready: Any,
         if msg.error() is None:
             consumer.commit(message=msg, asynchronous=False)
             done += 1
-    results.put(done)
+    results.put((done, time.process_time() - cpu))
     consumer.close()
 
 
@@ -176,31 +195,62 @@ def _floor_worker(
             producer.produce(topic, b"x" * 120, partition=partition)
             producer.flush(30)
         done += 1
-    results.put(done)
+    results.put((done, 0.0))
+
+
+@dataclass
+class Timed:
+    """Items done by a set of processes, the wall time, and the CPU seconds they and the
+    broker used meanwhile (``None`` where unknown)."""
+
+    done: int
+    elapsed: float
+    clients_cpu: float
+    broker_cpu: float | None
+
+    def cpu_per_item_us(self) -> tuple[float, float | None]:
+        """The consumers' and the broker's CPU per item, in microseconds."""
+        broker = None if self.broker_cpu is None else self.broker_cpu / self.done * 1e6
+        return self.clients_cpu / self.done * 1e6, broker
 
 
 def _timed(
-    processes: Sequence[BaseProcess], go: Any, ready: Any, results: Any
-) -> tuple[int, float]:
+    processes: Sequence[BaseProcess], go: Any, ready: Any, results: Any, broker_pid: int
+) -> Timed:
     for proc in processes:
         proc.start()
     for _ in processes:
         ready.get(timeout=60)
+    broker_before = _process_cpu(broker_pid)
     start = time.perf_counter()
     go.set()
-    done = sum(results.get(timeout=600) for _ in processes)
+    reports = [results.get(timeout=600) for _ in processes]
     elapsed = time.perf_counter() - start
+    broker_after = _process_cpu(broker_pid)
     for proc in processes:
         proc.join(timeout=60)
-    return done, elapsed
+    broker = None
+    if broker_before is not None and broker_after is not None:
+        broker = broker_after - broker_before
+    return Timed(sum(r[0] for r in reports), elapsed, sum(r[1] for r in reports), broker)
+
+
+def _cpu_figures(side: str, timed: Timed) -> dict[str, float]:
+    clients, broker = timed.cpu_per_item_us()
+    figures = {f"{side}_clients_cpu_us": clients}
+    if broker is not None:
+        figures[f"{side}_broker_cpu_us"] = broker
+    return figures
 
 
 def bench_lease_ack(
-    bootstrap: str, items: int, consumers: int, context: bool = True
+    broker: TansuBroker, items: int, consumers: int, context: bool = True
 ) -> dict[str, float]:
     """Items per second leased and acked by ``consumers`` processes, ours and raw (and, with
     ``context``, two durable raw produces per item)."""
     ctx = mp.get_context("spawn")
+    assert broker.process is not None, "the broker is started"
+    bootstrap, pid = broker.bootstrap, broker.process.pid
     settings = _settings(bootstrap, partitions=consumers)
     seeder = KafkaQueue(settings)
     seeder.enqueue_many([_item(n) for n in range(items)])
@@ -210,9 +260,10 @@ def bench_lease_ack(
         ctx.Process(target=_ours_worker, args=(settings, go, ready, results))
         for _ in range(consumers)
     ]
-    done, elapsed = _timed(procs, go, ready, results)
-    assert done == items, (done, items)
-    ours = _rate(done, elapsed)
+    timed = _timed(procs, go, ready, results, pid)
+    assert timed.done == items, (timed.done, items)
+    ours = _rate(timed.done, timed.elapsed)
+    cpu = _cpu_figures("ours", timed)
 
     topic = f"raw{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": bootstrap})
@@ -227,19 +278,21 @@ def bench_lease_ack(
         ctx.Process(target=_raw_worker, args=(bootstrap, topic, p, go, ready, results))
         for p in range(consumers)
     ]
-    done, elapsed = _timed(procs, go, ready, results)
-    # The raw consumers wait 0.5 s for more before they stop: not part of the work.
-    raw = _rate(done, max(elapsed - 0.5, 1e-9))
+    timed = _timed(procs, go, ready, results, pid)
+    # The raw consumers wait 0.5 s for more before they stop: not part of the work (nor of the
+    # CPU: an idle poll costs next to nothing).
+    raw = _rate(timed.done, max(timed.elapsed - 0.5, 1e-9))
+    cpu |= _cpu_figures("raw", timed)
     if not context:
-        return {"ours": ours, "raw": raw}
+        return {"ours": ours, "raw": raw, **cpu}
     go, ready, results = ctx.Event(), ctx.Queue(), ctx.Queue()
     share = items // consumers
     procs = [
         ctx.Process(target=_floor_worker, args=(bootstrap, topic, p, share, go, ready, results))
         for p in range(consumers)
     ]
-    done, elapsed = _timed(procs, go, ready, results)
-    return {"ours": ours, "raw": raw, "raw_floor": _rate(done, elapsed)}
+    timed = _timed(procs, go, ready, results, pid)
+    return {"ours": ours, "raw": raw, "raw_floor": _rate(timed.done, timed.elapsed), **cpu}
 
 
 CONTEXT = {
@@ -266,7 +319,7 @@ def main() -> None:
             )
             for consumers in (1, 4):
                 scenarios.setdefault(f"lease+ack x{consumers}", []).append(
-                    bench_lease_ack(broker.bootstrap, args.items, consumers, context)
+                    bench_lease_ack(broker, args.items, consumers, context)
                 )
     print(
         f"queue_kafka on Tansu, {args.items} items per scenario (items/s), "
@@ -282,6 +335,24 @@ def main() -> None:
         for key, label in CONTEXT.items():
             if key in runs[0]:
                 print(f"{label:<43}{runs[0][key]:>.0f}")
+        if "ours_clients_cpu_us" in runs[0]:
+            print("  CPU per item, µs (median): " + _cpu_line(runs))
+
+
+def _cpu_line(runs: list[dict[str, float]]) -> str:
+    """``ours broker B + consumers C = T; raw ...`` with medians over the rounds."""
+    parts = []
+    for side in ("ours", "raw"):
+        clients = statistics.median(run[f"{side}_clients_cpu_us"] for run in runs)
+        brokers = [run[f"{side}_broker_cpu_us"] for run in runs if f"{side}_broker_cpu_us" in run]
+        if brokers:
+            broker = statistics.median(brokers)
+            parts.append(
+                f"{side} broker {broker:.0f} + consumers {clients:.0f} = {broker + clients:.0f}"
+            )
+        else:
+            parts.append(f"{side} consumers {clients:.0f}")
+    return "; ".join(parts)
 
 
 if __name__ == "__main__":

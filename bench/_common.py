@@ -112,6 +112,25 @@ def gunicorn(
 _SERVER_GROUPS: dict[str, int] = {}
 
 
+def _stat_fields(pid: int | str) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (``None`` if unreadable):
+    the process group at 2, user and system ticks at 11 and 12."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None  # gone meanwhile, or no /proc
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds (user + system, every thread) process ``pid`` used so far, read from
+    ``/proc``; ``None`` when unknown."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def server_cpu_seconds(url: str) -> float | None:
     """CPU seconds (user + system) used so far by the processes of the server behind ``url``
     (one started by :func:`gunicorn`), read from ``/proc``; ``None`` when unknown."""
@@ -120,14 +139,7 @@ def server_cpu_seconds(url: str) -> float | None:
         return None
     ticks = 0
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone meanwhile
-        if int(fields[2]) == group:  # pgrp; utime and stime follow at 11 and 12
+        if entry.isdigit() and (fields := _stat_fields(entry)) and int(fields[2]) == group:
             ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import os
 import statistics
 import sys
 import time
@@ -43,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from confluent_kafka import Consumer, Message, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from bench._common import process_cpu_seconds
 from plugins.builds.queue_base import QueueItem
 from plugins.queue_kafka.backend import KafkaQueue
 from plugins.queue_kafka.config import KafkaSettings
@@ -130,17 +130,6 @@ def _read_back(bootstrap: str, count: int = 300) -> float:
     return rate
 
 
-def _process_cpu(pid: int) -> float | None:
-    """CPU seconds (user + system, every thread) process ``pid`` used so far; ``None`` without
-    ``/proc``."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _ours_worker(settings: KafkaSettings, go: Any, ready: Any, results: Any) -> None:
     queue = KafkaQueue(settings)
     queue.sync()
@@ -154,7 +143,9 @@ def _ours_worker(settings: KafkaSettings, go: Any, ready: Any, results: Any) -> 
     queue.close()
 
 
-def _raw_worker(bootstrap: str, topic: str, partition: int, go: Any, ready: Any, results: Any):
+def _raw_worker(
+    bootstrap: str, topic: str, partition: int, count: int, go: Any, ready: Any, results: Any
+) -> None:
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -170,10 +161,12 @@ def _raw_worker(bootstrap: str, topic: str, partition: int, go: Any, ready: Any,
     cpu = time.process_time()
     done = 0
     pending = [first] if first is not None else []
-    while True:
-        msg = pending.pop() if pending else consumer.poll(0.5)
+    # Stops at the partition's last record: waiting to see that nothing more comes would add
+    # idle fetches to the broker's CPU (and the wait to the time).
+    while done < count:
+        msg = pending.pop() if pending else consumer.poll(30)
         if msg is None:
-            break  # nothing for half a second: the partition is drained
+            break  # a record never came: the rate shows it
         if msg.error() is None:
             consumer.commit(message=msg, asynchronous=False)
             done += 1
@@ -221,12 +214,12 @@ def _timed(
         proc.start()
     for _ in processes:
         ready.get(timeout=60)
-    broker_before = _process_cpu(broker_pid)
+    broker_before = process_cpu_seconds(broker_pid)
     start = time.perf_counter()
     go.set()
     reports = [results.get(timeout=600) for _ in processes]
     elapsed = time.perf_counter() - start
-    broker_after = _process_cpu(broker_pid)
+    broker_after = process_cpu_seconds(broker_pid)
     for proc in processes:
         proc.join(timeout=60)
     broker = None
@@ -275,13 +268,15 @@ def bench_lease_ack(
     producer.flush(60)
     go, ready, results = ctx.Event(), ctx.Queue(), ctx.Queue()
     procs = [
-        ctx.Process(target=_raw_worker, args=(bootstrap, topic, p, go, ready, results))
+        ctx.Process(
+            target=_raw_worker,
+            args=(bootstrap, topic, p, len(range(p, items, consumers)), go, ready, results),
+        )
         for p in range(consumers)
     ]
     timed = _timed(procs, go, ready, results, pid)
-    # The raw consumers wait 0.5 s for more before they stop: not part of the work (nor of the
-    # CPU: an idle poll costs next to nothing).
-    raw = _rate(timed.done, max(timed.elapsed - 0.5, 1e-9))
+    assert timed.done == items, (timed.done, items)
+    raw = _rate(timed.done, timed.elapsed)
     cpu |= _cpu_figures("raw", timed)
     if not context:
         return {"ours": ours, "raw": raw, **cpu}

@@ -250,8 +250,8 @@ class TopicJournal:
         far = [p for p in behind if targets[p] - self.states[p].position >= SKIP_MIN]
         if not far:
             return
-        awaited = [*self._waiting, *self._unresolved]
-        found = skip_starts(self._consumer, self.settings.topic, far, awaited, self.timeout)
+        # _waiting holds every record whose outcome is awaited, the unwaited ones included.
+        found = skip_starts(self._consumer, self.settings.topic, far, self._waiting, self.timeout)
         for partition, (committed, start) in found.items():
             self.committed[partition] = max(self.committed[partition], committed)
             state = self.states[partition]

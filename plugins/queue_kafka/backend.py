@@ -9,7 +9,10 @@ next item in the same produce request (:class:`Prefetched`, handed out by the ne
 so a worker's lease+ack loop costs one durable round trip per item. That lease holds its item
 only :data:`HOLD` seconds (nobody may be coming for it: the next ``lease`` can reach another
 handle); the ``lease`` call that hands it out extends it to the full visibility timeout with a
-renewal record it does not wait for. Each handle commits, in the
+renewal record it does not wait for. With several partitions a handle works a *home*
+partition and leases elsewhere only where no other handle acks fast
+(:mod:`plugins.queue_kafka.pace`): two handles in one partition fetch each other's records at
+every operation, which costs more than a fast worker's item. Each handle commits, in the
 consumer group, the offset from which a new handle must replay: only records of items
 acknowledged (or re-produced by a nack) are ever skipped, so an item whose worker died is read
 again by everyone and handed out again once its visibility deadline passes.
@@ -82,7 +85,7 @@ class KafkaQueue:
         self.clock = clock or time.time
         self.timeout = float(settings.operation_timeout)
         self._lock = threading.RLock()
-        self._journal = TopicJournal(settings, self.timeout)
+        self._journal = TopicJournal(settings, self.timeout, self.clock)
         self._partitions = self._journal.partitions
         # Among items enqueued in the same clock tick, prefer this partition: with several
         # partitions, workers that settle on different ones rarely interleave their records.
@@ -133,21 +136,29 @@ class KafkaQueue:
                 pair[0].offset,
             )
         )
-        return ready[:limit]
+        if all(p == home for _, p in ready[:limit]):
+            return ready[:limit]
+        # Leave partitions that other handles drain fast to them (plugins.queue_kafka.pace).
+        others = sorted({p for _, p in ready if p != home})
+        helped = set(self._journal.paces.worth_helping(others, now))
+        return [(entry, p) for entry, p in ready if p == home or p in helped][:limit]
 
     def _pick(
         self, now: float, spread: bool, exclude: str | None = None
     ) -> tuple[Entry, int] | None:
-        """The item to try to lease: the oldest, or one of the SPREAD oldest if ``spread``
-        (never ``exclude``)."""
+        """The item to try to lease: the oldest, or one of the SPREAD oldest if ``spread`` or
+        if the oldest lies in a contended partition (never ``exclude``)."""
         self._journal.take_reports()  # our unwaited renewals, where nothing came before them
         contended = self._journal.contended
         self._move_home_if_shared(contended)
-        limit = SPREAD if spread or any(contended.values()) else 1
-        ranked = self._ranked(now, limit, exclude)
+        # The oldest alone first: ranking SPREAD items of every partition at each pick cost
+        # more than the rest of the pick (four partitions, one of them contended long ago).
+        ranked = self._ranked(now, SPREAD if spread else 1, exclude)
         if not ranked:
             return None
         entry, partition = ranked[0]
+        if not spread and contended.get(partition):
+            ranked = self._ranked(now, SPREAD, exclude)
         if spread or contended.get(partition):
             entry, partition = random.choice(ranked)
         return entry, partition
@@ -197,7 +208,8 @@ class KafkaQueue:
             return [(o.item.copy(), o.ok) for o in outcomes if o.item is not None]
 
     def lease(self, worker: str, visibility_timeout: float) -> Lease | None:
-        """The oldest available item, won by a ``lease`` record, or ``None``."""
+        """The oldest available item, won by a ``lease`` record, or ``None`` (also when the
+        items left lie in partitions that other handles drain fast: see the module docstring)."""
         with self._lock:
             self._leasing = (worker, visibility_timeout)
             prefetched = self._take_prefetched(worker, visibility_timeout)
@@ -210,7 +222,9 @@ class KafkaQueue:
                 if picked is None:
                     if synced:
                         return None
-                    journal.sync()
+                    # Partitions others drain fast are left to them, unread (module docstring).
+                    others = [p for p in range(self._partitions) if p != self._home]
+                    journal.sync([self._home, *journal.paces.worth_helping(others, self.clock())])
                     synced = True
                     continue
                 entry, partition = picked

@@ -17,14 +17,9 @@ them in their partitions has been applied. Two ways get it there:
   Following every partition continuously made the broker serve every record to every handle,
   its own included, and Tansu charges a fetch in proportion to the partition's length.
 
-A record may also be produced **unwaited** (:meth:`TopicJournal.produce_unwaited`: the backend's
-renewal of a prefetched lease it hands out): the call returns at once, and librdkafka sends the
-record within :data:`UNWAITED_LINGER_MS` unless a flush sends it sooner (then in the same request
-as the flushed records). Its delivery report is taken in by the next flush (every
-:meth:`~TopicJournal.run` flushes the shared producer, so before any fetch) or
-:meth:`~TopicJournal.take_reports`, and from then on it is an own record like any other, applied
-in log order; every ``run`` (hence ``sync``, ``stats``, ``items``) also applies every unwaited
-record produced before it, so the handle reads its writes.
+A record may also be produced **unwaited** (:meth:`TopicJournal.produce_unwaited`, the backend's
+renewal of a prefetched lease): it rides in the next flush's request, and once its delivery
+report is taken in it is an own record like any other, applied in log order.
 
 Offsets are committed (in the consumer group, as the offset a new handle replays from) lazily,
 at most every :data:`COMMIT_INTERVAL` seconds and on close: the committed offset is only where a
@@ -36,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,9 +39,11 @@ import orjson
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from plugins.queue_kafka.clients import ensure_topic, paused_consumer, shared_producer
+from plugins.queue_kafka.committed import SKIP_MIN, commit_offsets, skip_starts
 from plugins.queue_kafka.config import KafkaSettings
 from plugins.queue_kafka.journal import Outcome, PartitionState
-from plugins.queue_kafka.skip import SKIP_MIN, skip_starts
+from plugins.queue_kafka.pace import Paces
+from plugins.queue_kafka.peek import peek_tails
 from plugins.queue_kafka.stalls import STALL_REPORT, GapClock, StallClock
 
 log = logging.getLogger("plugins.queue_kafka.backend")
@@ -68,7 +65,9 @@ class _Unwaited:
 class TopicJournal:
     """One handle's producer, its consumer of every partition, and the applied state."""
 
-    def __init__(self, settings: KafkaSettings, timeout: float) -> None:
+    def __init__(
+        self, settings: KafkaSettings, timeout: float, clock: Callable[[], float] = time.time
+    ) -> None:
         self.settings = settings
         self.timeout = timeout
         base = settings.client_config()
@@ -87,6 +86,9 @@ class TopicJournal:
         )
         self._consumer, self.committed = paused_consumer(settings, base, self.partitions, timeout)
         self.states = {p: PartitionState(position=o) for p, o in self.committed.items()}
+        # How fast other handles ack, per partition; by the queue's clock, which the records'
+        # own clock readings come from.
+        self.paces = Paces(self.partitions, self._peek, clock)
         self._fetching: set[int] = set()
         self._own: dict[tuple[int, int], bytes] = {}  # our records not yet fetched back
         self._last_own: dict[int, int] = {}
@@ -131,6 +133,7 @@ class TopicJournal:
 
     def _own_record(self, partition: int, offset: int, payload: bytes) -> None:
         self._own[(partition, offset)] = payload
+        self.paces.own(partition, offset)
         last = self._last_own.get(partition)
         self.contended[partition] = last is not None and offset != last + 1
         self._last_own[partition] = offset
@@ -216,10 +219,15 @@ class TopicJournal:
         self._last_own.clear()
         self.contended.clear()
 
-    def sync(self) -> None:
-        """Bring the view up to date with everything produced before the call (a marker per
-        partition: Tansu's ``ListOffsets`` answers stale high watermarks)."""
-        self.run([(p, {"op": "sync"}) for p in range(self.partitions)])
+    def sync(self, partitions: Iterable[int] | None = None) -> None:
+        """Bring the view of ``partitions`` (all by default) up to date with everything
+        produced before the call (a marker per partition: Tansu's ``ListOffsets`` answers
+        stale high watermarks)."""
+        wanted = range(self.partitions) if partitions is None else partitions
+        self.run([(p, {"op": "sync"}) for p in wanted])
+
+    def _peek(self, partitions: list[int]) -> dict[int, list[tuple[int, bytes]]]:
+        return peek_tails(self._consumer, self.settings.topic, partitions)
 
     # -- applying --------------------------------------------------------------------------
 
@@ -246,7 +254,7 @@ class TopicJournal:
 
     def _skip_to_committed(self, behind: list[int], targets: dict[int, int]) -> None:
         """Start each partition far behind over from the group's committed offset when that is
-        past this handle's position (:mod:`plugins.queue_kafka.skip`)."""
+        past this handle's position (:mod:`plugins.queue_kafka.committed`)."""
         far = [p for p in behind if targets[p] - self.states[p].position >= SKIP_MIN]
         if not far:
             return
@@ -350,10 +358,10 @@ class TopicJournal:
         own = self._own.pop((partition, offset), None)
         if own is not None and own != value:
             log.error("queue_kafka: %s/%s is not the record we produced", partition, offset)
-        self._apply(partition, offset, value)
+        self._apply(partition, offset, value, other=own is None)
         return True
 
-    def _apply(self, partition: int, offset: int, value: bytes | None) -> None:
+    def _apply(self, partition: int, offset: int, value: bytes | None, other: bool = False) -> None:
         self._gaps.forget(partition)
         try:
             record = orjson.loads(value or b"")
@@ -363,6 +371,8 @@ class TopicJournal:
             log.warning("queue_kafka: record %s/%s is not a queue record", partition, offset)
             record = {}
         outcome = self.states[partition].apply(offset, record)
+        if other:
+            self.paces.applied(partition, record)
         if (partition, offset) in self._waiting:
             self._waiting[(partition, offset)] = outcome
 
@@ -380,16 +390,7 @@ class TopicJournal:
         if not force and time.monotonic() - self._last_commit < COMMIT_INTERVAL:
             return
         self._last_commit = time.monotonic()
-        offsets = []
-        for partition, state in self.states.items():
-            low = state.commit_offset()
-            if low > self.committed[partition]:
-                self.committed[partition] = low
-                offsets.append(TopicPartition(self.settings.topic, partition, low))
-        if offsets and force:
-            self._consumer.commit(offsets=offsets, asynchronous=False)
-        elif offsets:
-            self._consumer.commit(offsets=offsets, asynchronous=True)
+        commit_offsets(self._consumer, self.settings.topic, self.states, self.committed, force)
 
     def close(self) -> None:
         """Commit what can be committed, then close the consumer (the producer is shared)."""

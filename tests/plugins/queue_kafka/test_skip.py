@@ -13,9 +13,9 @@ from confluent_kafka import Consumer, TopicPartition
 
 from plugins.builds.testing_fakes import make_item
 from plugins.queue_kafka.backend import KafkaQueue
+from plugins.queue_kafka.committed import SKIP_MIN
 from plugins.queue_kafka.config import KafkaSettings
 from plugins.queue_kafka.journal import Outcome, PartitionState
-from plugins.queue_kafka.skip import SKIP_MIN
 
 # Uses neither the database nor Redis under test: CI's second pass skips it (see tests/conftest.py).
 pytestmark = pytest.mark.backend_free

@@ -1,4 +1,6 @@
-"""Where a handle far behind may start a partition over: the group's committed offset.
+"""The consumer group's committed offsets: where a new handle replays from, committed by the
+handles (:func:`commit_offsets`), and where a handle far behind may start a partition over
+(:func:`skip_starts`).
 
 A replay from the committed offset gives every pending item the state a replay from offset 0
 gives (that is how a new handle starts, :mod:`plugins.queue_kafka.journal`), so a handle whose
@@ -12,9 +14,11 @@ to the records it returns, this keeps a handle that was idle while others worked
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
+
+from plugins.queue_kafka.journal import PartitionState
 
 log = logging.getLogger("plugins.queue_kafka.backend")
 
@@ -45,3 +49,24 @@ def skip_starts(
             start = min([tp.offset, *(o for p, o in waits if p == tp.partition)])
             starts[tp.partition] = (tp.offset, start)
     return starts
+
+
+def commit_offsets(
+    consumer: Consumer,
+    topic: str,
+    states: Mapping[int, PartitionState],
+    committed: dict[int, int],
+    wait: bool,
+) -> None:
+    """Commit each partition's replay offset where it rose past ``committed`` (updated in
+    place); synchronously if ``wait`` (as on close), else in the background."""
+    offsets = []
+    for partition, state in states.items():
+        low = state.commit_offset()
+        if low > committed[partition]:
+            committed[partition] = low
+            offsets.append(TopicPartition(topic, partition, low))
+    if offsets and wait:
+        consumer.commit(offsets=offsets, asynchronous=False)
+    elif offsets:
+        consumer.commit(offsets=offsets, asynchronous=True)

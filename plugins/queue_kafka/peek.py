@@ -1,0 +1,71 @@
+"""The last records of a partition, read without applying anything before them.
+
+A handle that considers leasing from a partition it has not read for a while only needs to know
+how fast others are acking there (:mod:`plugins.queue_kafka.pace`); catching its view up would
+mean reading every record since its last look (on a busy partition, thousands), and when the
+answer is "its worker is fast, leave it alone" all of that was wasted. A peek reads the high
+watermark (``ListOffsets``) and fetches the last few records. The watermark may be a little
+stale on Tansu; a peek that misses the newest records only makes the partition look idle, and
+the handle then catches up as it would have without the peek, so the peek never decides wrongly
+in the direction that matters.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+log = logging.getLogger("plugins.queue_kafka.backend")
+
+PEEK_RECORDS = 24  # records read from a partition's end (acks are about a third of them)
+PEEK_WAIT = 0.5  # seconds a peek waits for its records at most: it is only an optimisation
+
+
+def peek_tails(
+    consumer: Consumer, topic: str, partitions: list[int], count: int = PEEK_RECORDS
+) -> dict[int, list[tuple[int, bytes]]]:
+    """``(offset, value)`` of up to the last ``count`` records of each partition, oldest first;
+    a partition whose records did not all come within PEEK_WAIT is left out (the caller then
+    knows nothing new of it). ``consumer`` must have the partitions assigned and paused: they
+    are resumed for the peek and paused again."""
+    ranges: dict[int, tuple[int, int]] = {}
+    try:
+        for p in partitions:
+            low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, p), timeout=PEEK_WAIT, cached=False
+            )
+            if high > low:
+                ranges[p] = (max(low, high - count), high)
+    except KafkaException as exc:
+        log.info("queue_kafka: no watermarks for a peek (%s)", exc.args[0].name())
+        return {}
+    tails: dict[int, list[tuple[int, bytes]]] = {p: [] for p in ranges}
+    tps = [TopicPartition(topic, p, start) for p, (start, _) in ranges.items()]
+    if not tps:
+        return {}
+    consumer.resume(tps)
+    for tp in tps:
+        consumer.seek(tp)
+    waiting = set(ranges)
+    deadline = time.monotonic() + PEEK_WAIT
+    try:
+        while waiting and time.monotonic() < deadline:
+            # consume() waits for all its messages: poll() returns with the first one.
+            first = consumer.poll(0.05)
+            batch = [first, *consumer.consume(500, 0)] if first is not None else []
+            for msg in batch:
+                partition, offset, error = msg.partition(), msg.offset(), msg.error()
+                if error is not None and error.code() != KafkaError._PARTITION_EOF:
+                    log.info("queue_kafka: a peek's fetch failed (%s)", error)
+                if error is not None or partition not in waiting or offset is None:
+                    continue
+                start, high = ranges[partition]
+                if start <= offset < high:
+                    tails[partition].append((offset, msg.value() or b""))
+                if offset >= high - 1:
+                    waiting.discard(partition)
+    finally:
+        consumer.pause(tps)
+    return {p: tail for p, tail in tails.items() if p not in waiting}

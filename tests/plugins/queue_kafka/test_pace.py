@@ -1,0 +1,116 @@
+"""A handle leaves a partition that another handle drains fast to it, and helps where that
+handle is slow or gone: the pace of others' acks, refreshed by a peek at the partition's end
+instead of a catch-up of its whole history."""
+
+from __future__ import annotations
+
+import math
+
+import orjson
+import pytest
+
+from plugins.builds.queue_base import QueueItem
+from plugins.builds.testing_fakes import ManualClock, make_item
+from plugins.queue_kafka.backend import KafkaQueue
+from plugins.queue_kafka.pace import HELP_MIN_INTERVAL, PEEK_EVERY, Pace, Paces
+
+# Uses neither the database nor Redis under test: CI's second pass skips it (see tests/conftest.py).
+pytestmark = pytest.mark.backend_free
+
+
+def _ack(now: float) -> bytes:
+    return orjson.dumps({"op": "ack", "id": "i", "token": "t", "now": now})
+
+
+def test_pace_is_the_mean_interval_or_the_silence_since_the_last_ack():
+    """No ack seen: infinitely slow; steady acks: their mean interval; a long silence after
+    them counts, less the time the handle did not look."""
+    pace = Pace()
+    assert pace.interval(100.0) == math.inf
+    for n in range(5):
+        pace.note_ack(100.0 + n * 0.01)
+    assert pace.interval(100.05) == pytest.approx(0.01)
+    assert pace.interval(101.04) == pytest.approx(1.0)  # silent for a second
+    assert pace.interval(101.04, unseen=0.99) == pytest.approx(0.01)  # we were not looking
+    pace.note_ack(100.02)  # read again by a peek: ignored
+    assert pace.interval(100.05) == pytest.approx(0.01)
+
+
+def test_paces_peek_only_at_stale_partitions_and_skip_the_handles_own_acks():
+    """A partition read within PEEK_EVERY is judged on what the handle read; a stale one is
+    peeked at first; acks at offsets of the handle's own records do not count as others'."""
+    clock = ManualClock(1000.0)
+    tails: dict[int, list[tuple[int, bytes]]] = {}
+    peeked: list[list[int]] = []
+
+    def peek(partitions: list[int]) -> dict[int, list[tuple[int, bytes]]]:
+        peeked.append(partitions)
+        return {p: tails.get(p, []) for p in partitions}
+
+    paces = Paces(3, peek, clock)
+    for n in range(4):  # partition 1: another handle acked every millisecond, just read
+        paces.applied(1, {"op": "ack", "now": 1000.0 - 0.004 + n * 0.001})
+    # Partition 2's end holds fast acks, all of them this handle's own.
+    tails[2] = [(10 + n, _ack(999.99 + n * 0.001)) for n in range(4)]
+    for n in range(4):
+        paces.own(2, 10 + n)
+    assert paces.worth_helping([0, 1, 2], clock()) == [0, 2]
+    assert peeked == [[0, 2]]  # partition 1 was read just now
+
+    clock.advance(PEEK_EVERY)  # partition 1 is stale now; its end shows fast acks still
+    tails[1] = [(50 + n, _ack(clock() - 0.004 + n * 0.001)) for n in range(4)]
+    assert paces.worth_helping([1], clock()) == []
+    assert peeked[-1] == [1]
+
+    clock.advance(HELP_MIN_INTERVAL + PEEK_EVERY)  # and then it fell silent
+    assert paces.worth_helping([1], clock()) == [1]
+    assert paces.peeks == 4
+
+
+def _items_in(queue: KafkaQueue, partition: int, count: int, tag: str) -> list[QueueItem]:
+    """``count`` new items whose keys land in ``partition``."""
+    found: list[QueueItem] = []
+    n = 0
+    while len(found) < count:
+        item = make_item(f"{tag}{n}")
+        n += 1
+        if queue.partition_of(item) == partition:
+            found.append(item)
+    return found
+
+
+def test_a_fast_worker_keeps_its_partition_and_a_silent_one_gets_help(kafka_settings):
+    """B, out of work, leaves A's partition alone while A acks every millisecond, without
+    reading A's history; once A has been silent for longer than HELP_MIN_INTERVAL, B leases
+    there too."""
+    settings = kafka_settings(partitions=2)
+    clock = ManualClock(1_000_000.0)
+    a, b = KafkaQueue(settings, clock), KafkaQueue(settings, clock)
+    try:
+        a._home, b._home = 0, 1
+        # (B does not sync now: A would find B's marker in its partition and move away.)
+        a.enqueue_many(_items_in(a, 0, 30, "a") + _items_in(a, 1, 2, "b"))
+        clock.advance(PEEK_EVERY)
+        acked = set()
+        for _ in range(10):
+            lease = a.lease("a", 60)
+            assert lease is not None and a.ack(lease.item.id, lease.token)
+            acked.add(lease.item.id)
+            clock.advance(0.001)
+        for _ in range(2):  # B drains its own partition
+            lease = b.lease("b", 60)
+            assert lease is not None and b.partition_of(lease.item) == 1
+            assert b.ack(lease.item.id, lease.token)
+        position = b._journal.states[0].position
+        assert b.lease("b", 60) is None  # A's items wait, but A is fast
+        assert b._journal.states[0].position == position, "B read A's partition"
+        assert b._journal.paces.peeks >= 1
+
+        clock.advance(HELP_MIN_INTERVAL + PEEK_EVERY)  # A falls silent
+        lease = b.lease("b", 60)
+        assert lease is not None and b.partition_of(lease.item) == 0
+        assert lease.item.id not in acked and lease.item.attempts == 1
+        assert b.ack(lease.item.id, lease.token)
+    finally:
+        a.close()
+        b.close()

@@ -121,13 +121,17 @@ class KafkaQueue:
     def _ranked(self, now: float, limit: int, exclude: str | None) -> list[tuple[Entry, int]]:
         """The oldest ``limit`` items available at ``now`` over every partition (but the item
         ``exclude``)."""
-        home = self._home
-        ready = [
-            (entry, p)
-            for p, state in self._journal.states.items()
-            for entry in state.candidates(now, limit + (exclude is not None))
-            if entry.item.id != exclude
-        ]
+        home, states = self._home, self._journal.states
+        want = limit + (exclude is not None)
+        ready = [(e, home) for e in states[home].candidates(now, want) if e.item.id != exclude]
+        # The (available_at, enqueued_at) of home's limit-th candidate: a partition whose
+        # heap's top is no older cannot rank before it (ties go to home), so its heap is not
+        # walked (the heap's top may be a stale key: that only means walking it).
+        bar = _age(ready[limit - 1][0]) if len(ready) >= limit else None
+        for p, state in states.items():
+            if p == home or (bar is not None and (not state.order or state.order[0][:2] >= bar)):
+                continue
+            ready.extend((e, p) for e in state.candidates(now, want) if e.item.id != exclude)
         ready.sort(
             key=lambda pair: (
                 pair[0].item.available_at,
@@ -161,6 +165,10 @@ class KafkaQueue:
             ranked = self._ranked(now, SPREAD, exclude)
         if spread or contended.get(partition):
             entry, partition = random.choice(ranked)
+        if partition != self._home and not self._journal.states[self._home].candidates(now, 1):
+            # Home has nothing to offer: work this partition from now on rather than take the
+            # oldest of each partition in turn (one partition per produce request, not two).
+            self._home = partition
         return entry, partition
 
     def _move_home_if_shared(self, contended: dict[int, bool]) -> None:
@@ -382,6 +390,10 @@ class KafkaQueue:
                 self._release_prefetched()
             finally:
                 self._journal.close()
+
+
+def _age(entry: Entry) -> tuple[float, float]:
+    return (entry.item.available_at, entry.item.enqueued_at)
 
 
 def open_queue(**settings: Any) -> KafkaQueue:

@@ -152,6 +152,12 @@ class PartitionState:
         Costs O((limit + leased items ahead of them) log n): leased items are skipped, and the
         scan stops at the first item whose ``available_at`` is still to come.
         """
+        if limit == 1 and self.order:  # the usual case, without touching the heap
+            key = self.order[0]
+            if self._current(key) and key[0] <= now:
+                entry = self.entries[key[3]]
+                if _available(entry.item, now):
+                    return [entry]
         found: list[Entry] = []
         seen: list[tuple[float, float, int, str]] = []
         while self.order and len(found) < limit:

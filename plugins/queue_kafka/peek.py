@@ -17,10 +17,13 @@ import time
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from plugins.queue_kafka.clients import fetch_from
+
 log = logging.getLogger("plugins.queue_kafka.backend")
 
 PEEK_RECORDS = 24  # records read from a partition's end (acks are about a third of them)
 PEEK_WAIT = 0.5  # seconds a peek waits for its records at most: it is only an optimisation
+PEEK_REFETCH = 0.2  # seconds after which the partitions still awaited are fetched again
 
 
 def peek_tails(
@@ -45,13 +48,20 @@ def peek_tails(
     tps = [TopicPartition(topic, p, start) for p, (start, _) in ranges.items()]
     if not tps:
         return {}
-    consumer.resume(tps)
-    for tp in tps:
-        consumer.seek(tp)
+    fetch_from(consumer, tps)
     waiting = set(ranges)
-    deadline = time.monotonic() + PEEK_WAIT
+    started = time.monotonic()
+    refetch_at = started + PEEK_REFETCH
     try:
-        while waiting and time.monotonic() < deadline:
+        while waiting and time.monotonic() < started + PEEK_WAIT:
+            if time.monotonic() >= refetch_at:
+                # A fetch answers in milliseconds: set one that went astray going again, as
+                # a catch-up does (plugins.queue_kafka.stalls).
+                refetch_at = float("inf")
+                again = [TopicPartition(topic, p, ranges[p][0]) for p in sorted(waiting)]
+                fetch_from(consumer, again)
+                for tp in again:
+                    tails[tp.partition] = []
             # consume() waits for all its messages: poll() returns with the first one.
             first = consumer.poll(0.05)
             batch = [first, *consumer.consume(500, 0)] if first is not None else []
@@ -62,7 +72,9 @@ def peek_tails(
                 if error is not None or partition not in waiting or offset is None:
                     continue
                 start, high = ranges[partition]
-                if start <= offset < high:
+                # Tansu's high watermark is the last batch's first offset: the rest of that
+                # batch lies past it (kept when it comes in the same fetch).
+                if offset >= start:
                     tails[partition].append((offset, msg.value() or b""))
                 if offset >= high - 1:
                     waiting.discard(partition)

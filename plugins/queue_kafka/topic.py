@@ -38,7 +38,12 @@ from typing import Any
 import orjson
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from plugins.queue_kafka.clients import ensure_topic, paused_consumer, shared_producer
+from plugins.queue_kafka.clients import (
+    ensure_topic,
+    fetch_from,
+    paused_consumer,
+    shared_producer,
+)
 from plugins.queue_kafka.committed import SKIP_MIN, commit_offsets, skip_starts
 from plugins.queue_kafka.config import KafkaSettings
 from plugins.queue_kafka.journal import Outcome, PartitionState
@@ -298,11 +303,10 @@ class TopicJournal:
         """Fetch ``partitions`` from each one's position (they are paused otherwise); a new
         fetch gives a missing offset its full patience again unless ``keep_gaps``."""
         tps = [TopicPartition(self.settings.topic, p, self.states[p].position) for p in partitions]
-        self._consumer.resume(tps)
-        for tp in tps:
-            if not keep_gaps:
-                self._gaps.forget(tp.partition)
-            self._consumer.seek(tp)
+        fetch_from(self._consumer, tps)
+        if not keep_gaps:
+            for p in partitions:
+                self._gaps.forget(p)
         self._fetching.update(partitions)
 
     def _stop_fetching(self) -> None:

@@ -5,6 +5,7 @@ instead of a catch-up of its whole history."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import orjson
 import pytest
@@ -13,6 +14,7 @@ from plugins.builds.queue_base import QueueItem
 from plugins.builds.testing_fakes import ManualClock, make_item
 from plugins.queue_kafka.backend import KafkaQueue
 from plugins.queue_kafka.pace import HELP_MIN_INTERVAL, PEEK_EVERY, Pace, Paces
+from plugins.queue_kafka.peek import PEEK_RECORDS, peek_tails
 
 # Uses neither the database nor Redis under test: CI's second pass skips it (see tests/conftest.py).
 pytestmark = pytest.mark.backend_free
@@ -114,3 +116,71 @@ def test_a_fast_worker_keeps_its_partition_and_a_silent_one_gets_help(kafka_sett
     finally:
         a.close()
         b.close()
+
+
+def _offsets(tail: list[tuple[int, bytes]]) -> list[int]:
+    return [offset for offset, _ in tail]
+
+
+def test_a_peek_reads_the_last_records_of_each_partition(kafka_settings):
+    """The last records of a long partition, oldest first, up to its end (but for Tansu's last
+    batch), and the whole of a short one; the partitions are paused again afterwards."""
+    settings = kafka_settings(partitions=2)
+    queue = KafkaQueue(settings)
+    try:
+        queue._home = 0
+        queue.enqueue_many(_items_in(queue, 0, 40, "a") + _items_in(queue, 1, 3, "b"))
+        for _ in range(15):  # small batches at the end of partition 0
+            lease = queue.lease("w", 60)
+            assert lease is not None and queue.ack(lease.item.id, lease.token)
+        journal = queue._journal
+        ends = {p: state.position for p, state in journal.states.items()}
+        tails = peek_tails(journal._consumer, settings.topic, [0, 1])
+        offsets = _offsets(tails[0])
+        assert offsets == list(range(offsets[0], offsets[-1] + 1))
+        assert len(offsets) >= PEEK_RECORDS - 3
+        # Tansu's high watermark is the last batch's first offset, so the peek may end before
+        # that batch: at most an ack, a lease and a renewal.
+        assert ends[0] - 3 <= offsets[-1] < ends[0]
+        assert {orjson.loads(value)["op"] for _, value in tails[0]} >= {"lease", "ack"}
+        short = _offsets(tails[1])  # a marker and three puts, from offset 0
+        assert short == list(range(short[-1] + 1)) and short[-1] < ends[1]
+        lease = queue.lease("w", 60)  # the handle's own fetches still work
+        assert lease is not None and queue.ack(lease.item.id, lease.token)
+    finally:
+        queue.close()
+
+
+class _FirstResumeLost:
+    """A consumer whose first ``resume`` goes astray (the partitions stay paused), as a fetch
+    dropped with its connection would."""
+
+    def __init__(self, consumer: Any) -> None:
+        self._consumer = consumer
+        self.lost = 0
+
+    def resume(self, partitions: list[Any]) -> None:
+        if not self.lost:
+            self.lost += 1
+            return
+        self._consumer.resume(partitions)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._consumer, name)
+
+
+def test_a_peek_whose_fetch_went_astray_fetches_again(kafka_settings):
+    """The peek's first fetch never starts: after PEEK_REFETCH it resumes and seeks again and
+    still returns the tail within PEEK_WAIT (without that, nothing would come)."""
+    settings = kafka_settings(partitions=1)
+    queue = KafkaQueue(settings)
+    try:
+        queue.enqueue_many([make_item(f"p{n}") for n in range(5)])
+        end = queue._journal.states[0].position
+        consumer = _FirstResumeLost(queue._journal._consumer)
+        tails = peek_tails(consumer, settings.topic, [0])  # type: ignore[arg-type]
+        assert consumer.lost == 1
+        offsets = _offsets(tails.get(0, []))
+        assert offsets and offsets == list(range(offsets[-1] + 1)) and offsets[-1] < end
+    finally:
+        queue.close()

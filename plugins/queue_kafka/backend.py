@@ -119,8 +119,8 @@ class KafkaQueue:
         return None
 
     def _ranked(self, now: float, limit: int, exclude: str | None) -> list[tuple[Entry, int]]:
-        """The oldest ``limit`` items available at ``now`` over every partition (but the item
-        ``exclude``)."""
+        """The oldest ``limit`` items available at ``now`` over home and the partitions worth
+        helping (:mod:`plugins.queue_kafka.pace`), but the item ``exclude``."""
         home, states = self._home, self._journal.states
         want = limit + (exclude is not None)
         ready = [(e, home) for e in states[home].candidates(now, want) if e.item.id != exclude]

@@ -73,7 +73,7 @@ class Paces:
         self._read_at: dict[int, float] = {}  # when the handle last read each partition
         self._peek = peek
         self._clock = clock
-        self.peeks = 0  # partitions peeked at (for tests and the benchmark's figures)
+        self.peeks = 0  # partitions peeked at (the tests read it)
 
     def own(self, partition: int, offset: int) -> None:
         """A record of this handle landed at ``offset`` (a peek must not count its acks)."""
@@ -82,8 +82,7 @@ class Paces:
     def applied(self, partition: int, record: dict[str, Any]) -> None:
         """Another handle's record was applied (in log order) in ``partition``."""
         self._read_at[partition] = self._clock()
-        if record.get("op") == "ack":
-            self._paces[partition].note_ack(_when(record))
+        self._note(partition, record)
 
     def worth_helping(self, partitions: list[int], now: float) -> list[int]:
         """Those of ``partitions`` where this handle should lease too: no other handle acks
@@ -114,7 +113,11 @@ class Paces:
             record = orjson.loads(value)
         except ValueError:
             return
-        if isinstance(record, dict) and record.get("op") == "ack":
+        if isinstance(record, dict):
+            self._note(partition, record)
+
+    def _note(self, partition: int, record: dict[str, Any]) -> None:
+        if record.get("op") == "ack":
             self._paces[partition].note_ack(_when(record))
 
 

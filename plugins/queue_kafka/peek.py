@@ -65,6 +65,7 @@ def peek_tails(
             # consume() waits for all its messages: poll() returns with the first one.
             first = consumer.poll(0.05)
             batch = [first, *consumer.consume(500, 0)] if first is not None else []
+            done = set()
             for msg in batch:
                 partition, offset, error = msg.partition(), msg.offset(), msg.error()
                 if error is not None and error.code() != KafkaError._PARTITION_EOF:
@@ -73,11 +74,12 @@ def peek_tails(
                     continue
                 start, high = ranges[partition]
                 # Tansu's high watermark is the last batch's first offset: the rest of that
-                # batch lies past it (kept when it comes in the same fetch).
+                # batch lies past it (kept when it comes in the same fetch response).
                 if offset >= start:
                     tails[partition].append((offset, msg.value() or b""))
                 if offset >= high - 1:
-                    waiting.discard(partition)
+                    done.add(partition)
+            waiting -= done  # after the whole batch: the rest of the last one is kept too
     finally:
         consumer.pause(tps)
     return {p: tail for p, tail in tails.items() if p not in waiting}
